@@ -1,0 +1,223 @@
+"""Provider registration: what ``airflow providers ...`` shows for this package.
+
+Connection forms are declared here (``conn-fields`` and ``ui-field-behaviour``)
+rather than through the hook methods Airflow 3.2 deprecated. Values typed into
+the extra fields are stored as top-level keys of ``Connection.extra``; hooks read
+them with ``conn.extra_dejson.get(<field>)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GENESYS_CLOUD_REGIONS = [
+    "mypurecloud.com",
+    "use2.us-gov-pure.cloud",
+    "usw2.pure.cloud",
+    "cac1.pure.cloud",
+    "sae1.pure.cloud",
+    "mxc1.pure.cloud",
+    "mypurecloud.ie",
+    "euw2.pure.cloud",
+    "mypurecloud.de",
+    "euc2.pure.cloud",
+    "edee1.eusc-pure.cloud",
+    "mec1.pure.cloud",
+    "aps1.pure.cloud",
+    "apse1.pure.cloud",
+    "mypurecloud.com.au",
+    "mypurecloud.jp",
+    "apne2.pure.cloud",
+    "apne3.pure.cloud",
+]
+
+_OPTIONAL_STR = ["string", "null"]
+
+
+def _field(label: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": _OPTIONAL_STR, **schema}}
+
+
+def _url_override(what: str) -> dict[str, Any]:
+    return _field(
+        f"{what} base URL (override)",
+        f"Full {what.lower()} base URL, e.g. the sandbox or a proxy. Leave empty to derive it from the region.",
+        format="url",
+    )
+
+
+def _connection_types() -> list[dict[str, Any]]:
+    return [
+        {
+            "connection-type": "genesys_cloud",
+            "hook-class-name": "contact_center_provider.hooks.genesys_cloud.GenesysCloudHook",
+            "hook-name": "Genesys Cloud",
+            "ui-field-behaviour": {
+                "hidden-fields": ["host", "schema", "port", "extra"],
+                "relabeling": {"login": "Client ID", "password": "Client Secret"},
+                "placeholders": {"login": "OAuth client id (client credentials grant)"},
+            },
+            "conn-fields": {
+                "region": _field(
+                    "Region",
+                    "Genesys Cloud region domain; API and login hosts are api.<domain> and login.<domain>.",
+                    enum=[*GENESYS_CLOUD_REGIONS, None],
+                    default="mypurecloud.com",
+                ),
+                "api_base_url": _url_override("API"),
+                "login_base_url": _url_override("Login"),
+            },
+        },
+        {
+            "connection-type": "nice_cxone",
+            "hook-class-name": "contact_center_provider.hooks.nice_cxone.NiceCxoneHook",
+            "hook-name": "NICE CXone",
+            "ui-field-behaviour": {
+                "hidden-fields": ["host", "schema", "port", "extra"],
+                "relabeling": {"login": "Access Key ID", "password": "Access Key Secret"},
+                "placeholders": {"login": "CXone access key id"},
+            },
+            "conn-fields": {
+                "region": _field(
+                    "Region",
+                    "CXone area used for the legacy token and API hosts.",
+                    enum=["na1", "au1", "eu1", None],
+                ),
+                "client_id": _field("OAuth Client ID", "Registered back-end app id (OAuth2 password grant)."),
+                "client_secret": _field(
+                    "OAuth Client Secret", "Registered back-end app secret.", format="password"
+                ),
+                "api_base_url": _url_override("API"),
+                "auth_base_url": _url_override("Authentication"),
+            },
+        },
+        {
+            "connection-type": "brightmetrics",
+            "hook-class-name": "contact_center_provider.hooks.brightmetrics.BrightmetricsHook",
+            "hook-name": "Brightmetrics",
+            "ui-field-behaviour": {
+                "hidden-fields": ["host", "schema", "port", "extra"],
+                "relabeling": {"login": "Email", "password": "Password"},
+                "placeholders": {"login": "user@example.com (leave empty when using an API key)"},
+            },
+            "conn-fields": {
+                "api_key": _field(
+                    "API Key", "Brightmetrics API key, sent as a Bearer token.", format="password"
+                ),
+                "api_base_url": _field(
+                    "OData base URL",
+                    "Defaults to https://webapp.brightmetrics.com/OData.ashx",
+                    format="url",
+                ),
+                "timezone": _field("Time zone", "Windows time zone name passed as ?timezone= (default UTC)."),
+            },
+        },
+        {
+            "connection-type": "genesys_context_services",
+            "hook-class-name": "contact_center_provider.hooks.genesys_context_services.GenesysContextServicesHook",
+            "hook-name": "Genesys Context Services",
+            "ui-field-behaviour": {
+                "hidden-fields": ["schema", "extra"],
+                "relabeling": {"host": "GMS base URL", "login": "Username", "password": "Password"},
+                "placeholders": {"host": "https://gms.example.com:8080", "port": "8080"},
+            },
+            "conn-fields": {
+                "files_base_url": _field(
+                    "Export files base URL",
+                    "Where the exported services/states/tasks files can be read from (file://, s3://, https://).",
+                ),
+            },
+        },
+        {
+            "connection-type": "genesys_cdds",
+            "hook-class-name": "contact_center_provider.hooks.genesys_cdds.GenesysCddsHook",
+            "hook-name": "Genesys CDDS",
+            "ui-field-behaviour": {
+                "hidden-fields": ["host", "schema", "port", "extra"],
+                "relabeling": {"login": "Username (TENANT\\user)", "password": "Password"},
+            },
+            "conn-fields": {
+                "api_key": _field("API Key", "Sent as x-api-key on every call.", format="password"),
+                "client_id": _field("OAuth Client ID", "Client for the password grant."),
+                "client_secret": _field("OAuth Client Secret", "Client secret.", format="password"),
+                "region": _field("Region", "gapi-<region>.genesyscloud.com, e.g. euw1 or usw1."),
+                "api_base_url": _url_override("API"),
+                "private_key": _field(
+                    "S/MIME private key (PEM)",
+                    "Key of the certificate the artifacts are encrypted to.",
+                    format="password",
+                ),
+                "certificate": _field(
+                    "S/MIME certificate (PEM)", "The certificate uploaded to CDDS.", format="multiline"
+                ),
+            },
+        },
+    ]
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider metadata Airflow discovers through the ``apache_airflow_provider`` entry point."""
+    return {
+        "package-name": "airflow-provider-contact-center",
+        "name": "Contact Center",
+        "description": "Export contact-center data (Genesys Cloud, NICE CXone, Brightmetrics, Genesys Context "
+        "Services, Genesys CDDS) into object storage as tables and reports.",
+        "integrations": [
+            {
+                "integration-name": name,
+                "external-doc-url": url,
+                "tags": ["service"],
+            }
+            for name, url in [
+                ("Genesys Cloud", "https://developer.genesys.cloud/analyticsdatamanagement/analytics/"),
+                ("NICE CXone", "https://developer.niceincontact.com/API/DataExtractionAPI"),
+                ("Brightmetrics", "https://support.brightmetrics.com/"),
+                ("Genesys Context Services", "https://docs.genesys.com/Documentation/CS"),
+                ("Genesys CDDS", "https://all.docs.genesys.com/PEC-CDDS"),
+            ]
+        ],
+        "hooks": [
+            {
+                "integration-name": "Genesys Cloud",
+                "python-modules": ["contact_center_provider.hooks.genesys_cloud"],
+            },
+            {
+                "integration-name": "NICE CXone",
+                "python-modules": ["contact_center_provider.hooks.nice_cxone"],
+            },
+            {
+                "integration-name": "Brightmetrics",
+                "python-modules": ["contact_center_provider.hooks.brightmetrics"],
+            },
+            {
+                "integration-name": "Genesys Context Services",
+                "python-modules": ["contact_center_provider.hooks.genesys_context_services"],
+            },
+            {
+                "integration-name": "Genesys CDDS",
+                "python-modules": ["contact_center_provider.hooks.genesys_cdds"],
+            },
+        ],
+        "operators": [
+            {
+                "integration-name": "Genesys Cloud",
+                "python-modules": [
+                    "contact_center_provider.operators.genesys_cloud",
+                    "contact_center_provider.operators.render",
+                ],
+            },
+        ],
+        "sensors": [
+            {
+                "integration-name": "Genesys Cloud",
+                "python-modules": ["contact_center_provider.sensors.genesys_cloud"],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": "Genesys Cloud",
+                "python-modules": ["contact_center_provider.triggers.job_poll"],
+            },
+        ],
+        "connection-types": _connection_types(),
+    }

@@ -1,0 +1,91 @@
+"""The one HTTP core every vendor hook is built on: clients, auth, retry policy, errors, paging."""
+
+from __future__ import annotations
+
+from contact_center_provider.http._common import DEFAULT_EXPECT, Response
+from contact_center_provider.http.auth import (
+    ApiKeyHeader,
+    AuthStrategy,
+    BasicAuth,
+    BearerToken,
+    OAuth2ClientCredentials,
+    TokenInfo,
+    default_token_parser,
+)
+from contact_center_provider.http.client import AsyncHttpClient, HttpClient
+from contact_center_provider.http.errors import (
+    AmbiguousSubmissionError,
+    ErrorInfo,
+    ErrorParser,
+    VendorAPIError,
+    VendorAuthError,
+    VendorClientError,
+    VendorNotFoundError,
+    VendorRateLimitError,
+    VendorResponseError,
+    VendorServerError,
+    VendorTransportError,
+    default_error_parser,
+    error_class_for_status,
+)
+from contact_center_provider.http.paging import (
+    CursorPaginator,
+    NextUriPaginator,
+    ODataNextLinkPaginator,
+    PageNumberPaginator,
+    Paginator,
+    RequestSpec,
+    aiter_pages,
+    iter_pages,
+)
+from contact_center_provider.http.retry import (
+    Decision,
+    Outcome,
+    OutcomeKind,
+    RetryPolicy,
+    backoff_delay,
+    decide,
+    parse_retry_after,
+)
+
+__all__ = [
+    "DEFAULT_EXPECT",
+    "AmbiguousSubmissionError",
+    "ApiKeyHeader",
+    "AsyncHttpClient",
+    "AuthStrategy",
+    "BasicAuth",
+    "BearerToken",
+    "CursorPaginator",
+    "Decision",
+    "ErrorInfo",
+    "ErrorParser",
+    "HttpClient",
+    "NextUriPaginator",
+    "OAuth2ClientCredentials",
+    "ODataNextLinkPaginator",
+    "Outcome",
+    "OutcomeKind",
+    "PageNumberPaginator",
+    "Paginator",
+    "RequestSpec",
+    "Response",
+    "RetryPolicy",
+    "TokenInfo",
+    "VendorAPIError",
+    "VendorAuthError",
+    "VendorClientError",
+    "VendorNotFoundError",
+    "VendorRateLimitError",
+    "VendorResponseError",
+    "VendorServerError",
+    "VendorTransportError",
+    "aiter_pages",
+    "backoff_delay",
+    "decide",
+    "default_error_parser",
+    "default_token_parser",
+    "error_class_for_status",
+    "iter_pages",
+    "parse_retry_after",
+]

@@ -1,0 +1,84 @@
+"""Pieces every export operator shares: the interval, the deferrable default, event handling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import conf
+
+from contact_center_provider.exceptions import (
+    ExportJobApiError,
+    ExportJobFailed,
+    ExportJobTimeout,
+    IntervalError,
+)
+from contact_center_provider.triggers.job_state import EventKind, JobEvent
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``, the switch every official provider honours."""
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def as_utc_datetime(value: Any, name: str) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise IntervalError(f"{name}={value!r} is not an ISO-8601 timestamp") from exc
+    if parsed.tzinfo is None:
+        raise IntervalError(f"{name}={value!r} has no time zone; give an offset or Z")
+    return parsed.astimezone(UTC)
+
+
+def resolve_interval(
+    context: Mapping[str, Any], start: Any = None, end: Any = None, *, task_id: str = "task"
+) -> tuple[datetime, datetime]:
+    """The export interval: explicit ``start``/``end`` if given, else the run's data interval.
+
+    A run triggered without a logical date has no data interval; we fail with what to
+    do instead of exporting a guessed window.
+    """
+    start = start if start not in (None, "") else context.get("data_interval_start")
+    end = end if end not in (None, "") else context.get("data_interval_end")
+    if start is None or end is None:
+        raise IntervalError(
+            f"{task_id}: this run has no data interval (it was triggered without a logical date). "
+            "Trigger it with a logical date, or set interval_start and interval_end."
+        )
+    s, e = as_utc_datetime(start, "interval_start"), as_utc_datetime(end, "interval_end")
+    if e <= s:
+        raise IntervalError(
+            f"{task_id}: empty interval {s.isoformat()} .. {e.isoformat()}. Schedule the DAG with a "
+            "data-interval timetable (CronDataIntervalTimetable), not a bare cron string."
+        )
+    return s, e
+
+
+def raise_for_event(event: JobEvent, what: str) -> None:
+    """Turn a job poll event into the matching error; return quietly on success.
+
+    :param what: how to name the job in messages, e.g. ``"Genesys Cloud conversations job 1234"``.
+    """
+    if event.succeeded:
+        return
+    if event.kind is EventKind.TIMEOUT:
+        raise ExportJobTimeout(
+            f"{what}: {event.message} Raise the operator's timeout if the job is just slow."
+        )
+    if event.kind is EventKind.API_ERROR:
+        raise ExportJobApiError(f"{what}: the vendor API refused to report its state: {event.message}")
+    outcome = event.outcome.value if event.outcome else "?"
+    detail = f": {event.message}" if event.message else ""
+    advice = {
+        "FAILED": "Check the query; the task's retry submits a new job.",
+        "CANCELLED": "Someone or something cancelled it; the task's retry submits a new job.",
+        "EXPIRED": "Its results expired before they were downloaded; the task's retry submits a new job.",
+    }.get(outcome, "")
+    raise ExportJobFailed(
+        f"{what} ended {outcome} (vendor state {event.vendor_state}){detail}. {advice}".strip()
+    )
