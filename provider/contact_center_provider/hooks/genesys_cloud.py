@@ -317,9 +317,15 @@ class GenesysCloudHook(VendorHook):
         """Fetch ``GET /api/v2/conversations/{id}`` for many ids, concurrently within the budget.
 
         At most ``concurrency`` requests are in flight and at most ``requests_per_minute``
-        start per minute, so the vendor's 429 is the exception, not the pacing mechanism
-        (a 429 that still happens is waited out by the HTTP core). Yields
-        ``(conversation_id, raw body)`` in completion order.
+        are counted in any 60 s, so the vendor's 429 is the exception, not the pacing
+        mechanism (a 429 that still happens is waited out by the HTTP core). A request
+        counts from the moment its response is in, never from its start: Genesys counts
+        it on arrival, which for the first requests comes after the token grant, and
+        counting from the start let the next window open early into a burst of 429s.
+        The budget is this call's alone: other requests on the same token (other calls on
+        this hook) are not counted, so lower ``requests_per_minute`` if they run alongside.
+        Yields ``(conversation_id, raw body)`` in completion order; the first failure
+        (after the HTTP core's retries) is raised.
         """
         client = await self.aclient()
         limiter = AsyncRateLimiter(self.requests_per_minute, 60.0)
@@ -334,9 +340,9 @@ class GenesysCloudHook(VendorHook):
                     cid = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                await limiter.acquire()
                 try:
-                    response = await client.arequest("GET", f"/api/v2/conversations/{cid}")
+                    async with limiter.slot():
+                        response = await client.arequest("GET", f"/api/v2/conversations/{cid}")
                 except BaseException as exc:  # handed to the consumer, which re-raises
                     await results.put(exc)
                     return

@@ -20,7 +20,7 @@ from airflow.sdk import BaseOperator
 
 from contact_center_provider.hooks.genesys_cloud import DEFAULT_REQUESTS_PER_MINUTE, GenesysCloudHook, Page
 from contact_center_provider.operators._common import resolve_interval
-from contact_center_provider.operators.genesys_cloud_tables import _manifest_prefix
+from contact_center_provider.operators.genesys_cloud_tables import _manifest_prefix, partition_start
 from contact_center_provider.storage.raw_zone import RawLanding, iter_pages, read_manifest
 from contact_center_provider.storage.zones import raw_prefix, table_uri
 
@@ -91,7 +91,7 @@ class GenesysCloudEnrichmentOperator(_GenesysTask):
             self.log.info("Job results already carry participant attributes: no request needed.")
             return None
         ids = conversation_ids(iter_pages(manifest, self.output_conn_id))
-        start, _ = resolve_interval(context, task_id=self.task_id)
+        start = partition_start(context, manifest, task_id=self.task_id)
         landing = RawLanding(
             raw_prefix(self.output_base_uri, VENDOR, "conversation_entities", start),
             self.output_conn_id,

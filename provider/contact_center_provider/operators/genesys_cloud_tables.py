@@ -16,12 +16,27 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from contact_center_provider.operators._common import resolve_interval
+from contact_center_provider.operators._common import as_utc_datetime, resolve_interval
 from contact_center_provider.storage.raw_zone import iter_pages, read_manifest
 from contact_center_provider.storage.zones import table_uri
 
 VENDOR = "genesys_cloud"
 FORMATS = ("parquet", "csv")
+
+
+def partition_start(
+    context: Mapping[str, Any], manifest: Mapping[str, Any], override: Any = None, *, task_id: str = "task"
+) -> datetime:
+    """The partition of what derives from a landing: the landing's own interval.
+
+    An export may override its interval (e.g. nine days ending at the run's end); the
+    tables and enrichment made from it must land in the same partition, not the run's.
+    """
+    if override:
+        return as_utc_datetime(override, "interval_start")
+    if manifest.get("interval"):
+        return as_utc_datetime(str(manifest["interval"]).split("/")[0], "interval")
+    return resolve_interval(context, task_id=task_id)[0]
 
 
 def _manifest_prefix(manifest: Mapping[str, Any] | str) -> str:
@@ -80,7 +95,7 @@ class GenesysCloudTablesOperator(BaseOperator):
         come from the fetched conversations instead of the pages. Templated.
     :param formats: any of ``"parquet"``, ``"csv"``.
     :param output_conn_id: storage connection. Templated.
-    :param interval_start: override of the data interval start (partition). Templated.
+    :param interval_start: override of the partition (default: the landing's interval start). Templated.
 
     Returns ``{"tables": {name: {format: uri}}, "rows": {name: n}, "unknown_fields": {...}}``.
     """
@@ -91,7 +106,6 @@ class GenesysCloudTablesOperator(BaseOperator):
         "output_base_uri",
         "output_conn_id",
         "interval_start",
-        "interval_end",
     )
 
     def __init__(
@@ -103,7 +117,6 @@ class GenesysCloudTablesOperator(BaseOperator):
         formats: Sequence[str] = ("parquet",),
         output_conn_id: str | None = None,
         interval_start: str | None = None,
-        interval_end: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -118,7 +131,6 @@ class GenesysCloudTablesOperator(BaseOperator):
         self.formats = tuple(formats)
         self.output_conn_id = output_conn_id
         self.interval_start = interval_start
-        self.interval_end = interval_end
 
     def _results(self, manifest: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], Counter[str]]]:
         pages = iter_pages(dict(manifest), self.output_conn_id)
@@ -134,8 +146,8 @@ class GenesysCloudTablesOperator(BaseOperator):
             yield result.tables, result.unknown_fields
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        start, _ = resolve_interval(context, self.interval_start, self.interval_end, task_id=self.task_id)
         manifest = read_manifest(_manifest_prefix(self.raw_manifest), self.output_conn_id)
+        start = partition_start(context, manifest, self.interval_start, task_id=self.task_id)
         entities = None
         if self.entities_manifest:
             entities = read_manifest(_manifest_prefix(self.entities_manifest), self.output_conn_id)

@@ -359,7 +359,9 @@ class CsvTableWriter(_AtomicTableWriter):
         table = conform_table(data, self.schema, self.uri)
         for name in self._nested:
             index = table.schema.get_field_index(name)
-            as_json = [None if v is None else json.dumps(v, default=_json_default) for v in table[name].to_pylist()]
+            as_json = [
+                None if v is None else json.dumps(v, default=_json_default) for v in table[name].to_pylist()
+            ]
             table = table.set_column(index, pa.field(name, pa.string()), pa.array(as_json, pa.string()))
         if self.neutralize_formulas:
             table = neutralize_formula_cells(table)

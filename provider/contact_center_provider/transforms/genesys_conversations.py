@@ -32,9 +32,12 @@ from contact_center_provider.transforms._arrow import (
     OPEN_STRUCT,
     TS,
     RecordError,
+    arrow_ints,
+    arrow_strings,
     check_record,
     child,
     count_unknown,
+    ints,
     list_children,
     load_json,
     read_json_page,
@@ -201,16 +204,16 @@ def _attributes(attrs: pa.Array, conv_ids: pa.Array, part_ids: pa.Array, part_co
     rows: list[np.ndarray] = []
     key_ids: list[np.ndarray] = []
     values: list[pa.Array] = []
-    keys = []
+    keys: list[str] = []
     for i, key_field in enumerate(attrs.type):
         column = attrs.field(i)
         if column.null_count == len(column):
             continue
-        where = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+        where = ints(pc.indices_nonzero(column.is_valid()))
         rows.append(where)
         key_ids.append(np.full(len(where), len(keys), dtype=np.int32))
         keys.append(key_field.name)
-        values.append(column.take(pa.array(where)))
+        values.append(column.take(arrow_ints(where)))
     if not rows:
         return gs.PARTICIPANT_ATTRIBUTES.empty_table()
     row = np.concatenate(rows)
@@ -220,10 +223,10 @@ def _attributes(attrs: pa.Array, conv_ids: pa.Array, part_ids: pa.Array, part_co
     return table(
         gs.PARTICIPANT_ATTRIBUTES,
         {
-            "conversation_id": conv_ids.take(pa.array(part_conv[row])),
-            "participant_id": part_ids.take(pa.array(row)),
-            "key": pa.array(np.asarray(keys, dtype=object)[key_id[order]], type=S),
-            "value": pa.concat_arrays(values).take(pa.array(order)),
+            "conversation_id": conv_ids.take(arrow_ints(part_conv[row])),
+            "participant_id": part_ids.take(arrow_ints(row)),
+            "key": arrow_strings(keys).take(arrow_ints(key_id[order])),
+            "value": pa.concat_arrays(values).take(arrow_ints(order)),
         },
     )
 
@@ -271,20 +274,20 @@ def _flatten_fast(raw: bytes, *, count: bool) -> FlattenResult:
 
     def parents(index: np.ndarray) -> dict[str, pa.Array]:
         return {
-            "conversation_id": conv_ids.take(pa.array(sess_conv[index])),
-            "participant_id": part_ids.take(pa.array(sess_part[index])),
-            "session_id": sess_ids.take(pa.array(index)),
+            "conversation_id": conv_ids.take(arrow_ints(sess_conv[index])),
+            "participant_id": part_ids.take(arrow_ints(sess_part[index])),
+            "session_id": sess_ids.take(arrow_ints(index)),
         }
 
     conversations = _columns(conv, _CONVERSATION_FIELDS)
-    conversations["participant_count"] = pc.fill_null(pc.list_value_length(part_lists), 0)
+    conversations["participant_count"] = np.diff(ints(part_lists.offsets))  # 0 for a null list
 
-    participants = {"conversation_id": conv_ids.take(pa.array(part_conv)), "participant_ordinal": part_ord}
+    participants = {"conversation_id": conv_ids.take(arrow_ints(part_conv)), "participant_ordinal": part_ord}
     participants |= _columns(part, _PARTICIPANT_FIELDS)
 
     sessions = {
-        "conversation_id": conv_ids.take(pa.array(sess_conv)),
-        "participant_id": part_ids.take(pa.array(sess_part)),
+        "conversation_id": conv_ids.take(arrow_ints(sess_conv)),
+        "participant_id": part_ids.take(arrow_ints(sess_part)),
         "session_ordinal": sess_ord,
     }
     sessions |= _columns(sess, _SESSION_FIELDS)
@@ -423,14 +426,23 @@ def participant_attributes_from_entities(lines: Iterable[bytes | dict[str, Any]]
         if not isinstance(entity, dict):
             raise RecordError(f"conversation entity on line {n + 1} must be a JSON object")
         conv_id = entity.get("id")
-        record = f"conversation {conv_id}" if isinstance(conv_id, str) else f"conversation entity {n + 1}"
-        participants = entity.get("participants") or []
+        if not isinstance(conv_id, str):
+            raise RecordError(f"conversation entity on line {n + 1}: field 'id' must be a string")
+        record = f"conversation {conv_id}"
+        participants = entity.get("participants")
+        if participants is None:
+            participants = []
         if not isinstance(participants, list):
             raise RecordError(f"{record}: field 'participants' must be an array")
         for i, participant in enumerate(participants):
             if not isinstance(participant, dict):
                 raise RecordError(f"{record}: field 'participants[{i}]' must be an object")
-            attributes = participant.get("attributes") or {}
+            part_id = participant.get("id")
+            if part_id is not None and not isinstance(part_id, str):
+                raise RecordError(f"{record}: field 'participants[{i}].id' must be a string")
+            attributes = participant.get("attributes")
+            if attributes is None:
+                attributes = {}
             if not isinstance(attributes, dict):
                 raise RecordError(f"{record}: field 'participants[{i}].attributes' must be an object")
             cleaned = check_record(
@@ -440,7 +452,7 @@ def participant_attributes_from_entities(lines: Iterable[bytes | dict[str, Any]]
                 if value is None:
                     continue
                 conv_ids.append(conv_id)
-                part_ids.append(participant.get("id"))
+                part_ids.append(part_id)
                 keys.append(key)
                 values.append(value)
     return pa.Table.from_pydict(
