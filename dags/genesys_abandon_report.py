@@ -90,6 +90,7 @@ with DAG(
     )
     export = GenesysCloudDetailsJobOperator(
         task_id="export_abandons",
+        export_name="abandons",
         dataset="conversations",
         query=ABANDON_QUERY,
         availability="fail",  # the sensor above already waited

@@ -57,6 +57,7 @@ with DAG(
 ):
     export = GenesysCloudDetailsQueryOperator(
         task_id="export_conversations",
+        export_name="call_detail",
         dataset="conversations",
         query=CALL_DETAIL_QUERY,
         output_base_uri=BASE,

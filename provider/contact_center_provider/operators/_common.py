@@ -32,7 +32,11 @@ def as_utc_datetime(value: Any, name: str) -> datetime:
             raise IntervalError(f"{name}={value!r} is not an ISO-8601 timestamp") from exc
     if parsed.tzinfo is None:
         raise IntervalError(f"{name}={value!r} has no time zone; give an offset or Z")
-    return parsed.astimezone(UTC)
+    utc = parsed.astimezone(UTC)
+    # A plain datetime, not a pendulum one from the context: their arithmetic differs.
+    return datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=UTC
+    )
 
 
 def resolve_interval(

@@ -72,9 +72,11 @@ class _GenesysExportBase(BaseOperator):
         interval_end: str | datetime | None = None,
         output_conn_id: str | None = None,
         genesys_cloud_conn_id: str = GenesysCloudHook.default_conn_name,
+        export_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.export_name = export_name
         if dataset not in ITEMS_KEY:
             raise ValueError(f"{self.task_id}: dataset must be one of {sorted(ITEMS_KEY)}, got {dataset!r}")
         self.dataset: Dataset = dataset
@@ -93,7 +95,8 @@ class _GenesysExportBase(BaseOperator):
         return resolve_interval(context, self.interval_start, self.interval_end, task_id=self.task_id)
 
     def _landing(self, start: datetime) -> RawLanding:
-        return RawLanding(raw_prefix(self.output_base_uri, VENDOR, self.dataset, start), self.output_conn_id)
+        prefix = raw_prefix(self.output_base_uri, VENDOR, self.dataset, start, self.export_name)
+        return RawLanding(prefix, self.output_conn_id)
 
 
 class GenesysCloudDetailsJobOperator(_GenesysExportBase):
@@ -119,6 +122,9 @@ class GenesysCloudDetailsJobOperator(_GenesysExportBase):
     :param interval_end: override of the data interval end. Templated.
     :param output_conn_id: storage connection (e.g. AWS) for ``output_base_uri``. Templated.
     :param genesys_cloud_conn_id: the Genesys Cloud connection. Templated.
+    :param export_name: names this selection when several DAGs export the same dataset with
+        different filters; it becomes an ``export=<name>`` partition level of the raw zone and
+        of every table made from it, so they never overwrite each other.
     :param job_id: download an already submitted job instead of submitting (pair with
         ``wait_for_completion=False`` upstream and a job sensor). Templated.
     :param wait_for_completion: when False, return right after submitting.
@@ -205,7 +211,7 @@ class GenesysCloudDetailsJobOperator(_GenesysExportBase):
         return self._submit_and_wait(context, start, end)
 
     def _state_key(self) -> str:
-        return f"{VENDOR}:{self.dataset}:job"
+        return f"{VENDOR}:{self.export_name or self.dataset}:job"
 
     def _resume_or_submit(self, context: Mapping[str, Any], start: datetime, end: datetime) -> dict[str, Any]:
         interval = format_interval(start, end)
@@ -266,6 +272,7 @@ class GenesysCloudDetailsJobOperator(_GenesysExportBase):
             job_id=job_id,
             interval=format_interval(start, end),
             items_key=ITEMS_KEY[self.dataset],
+            export_name=self.export_name,
         )
         self.log.info(
             "Landed %d %s from job %s in %d pages under %s",
@@ -337,6 +344,7 @@ class GenesysCloudDetailsQueryOperator(_GenesysExportBase):
             source="query",
             interval=format_interval(start, end),
             items_key=ITEMS_KEY[self.dataset],
+            export_name=self.export_name,
         )
         self.log.info(
             "Landed %d %s from queries in %d pages under %s",

@@ -93,7 +93,9 @@ class GenesysCloudEnrichmentOperator(_GenesysTask):
         ids = conversation_ids(iter_pages(manifest, self.output_conn_id))
         start = partition_start(context, manifest, task_id=self.task_id)
         landing = RawLanding(
-            raw_prefix(self.output_base_uri, VENDOR, "conversation_entities", start),
+            raw_prefix(
+                self.output_base_uri, VENDOR, "conversation_entities", start, manifest.get("export_name")
+            ),
             self.output_conn_id,
             extension=".jsonl",
         )

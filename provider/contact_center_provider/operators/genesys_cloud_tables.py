@@ -55,12 +55,14 @@ class _TableSink:
         interval_start: datetime,
         formats: Sequence[str],
         conn_id: str | None,
-    ):
+        export: str | None,
+    ) -> None:
         self.stack = stack
         self.base = base
         self.interval_start = interval_start
         self.formats = formats
         self.conn_id = conn_id
+        self.export = export
         self.writers: dict[tuple[str, str], Any] = {}
 
     def write(self, name: str, table: Any) -> None:
@@ -69,7 +71,7 @@ class _TableSink:
         for fmt in self.formats:
             writer = self.writers.get((name, fmt))
             if writer is None:
-                uri = table_uri(self.base, VENDOR, name, self.interval_start, fmt)
+                uri = table_uri(self.base, VENDOR, name, self.interval_start, fmt, self.export)
                 cls = ParquetTableWriter if fmt == "parquet" else CsvTableWriter
                 writer = self.stack.enter_context(cls(uri, table.schema, conn_id=self.conn_id))
                 self.writers[(name, fmt)] = writer
@@ -154,7 +156,14 @@ class GenesysCloudTablesOperator(BaseOperator):
         unknown: Counter[str] = Counter()
         rows: Counter[str] = Counter()
         with ExitStack() as stack:
-            sink = _TableSink(stack, self.output_base_uri, start, self.formats, self.output_conn_id)
+            sink = _TableSink(
+                stack,
+                self.output_base_uri,
+                start,
+                self.formats,
+                self.output_conn_id,
+                manifest.get("export_name"),
+            )
             for tables, unknown_fields in self._results(manifest):
                 unknown.update(unknown_fields)
                 for name, table in tables.items():

@@ -27,7 +27,7 @@ from typing import Any
 from .directory import QUEUE_NAMES, Directory, directory, stable_uuid
 from .timefmt import format_ms, to_ms
 
-DEFAULT_PER_DAY = 240
+DEFAULT_PER_DAY = 960
 #: Longest conversation the generator makes; bounds the look-back for lifetime overlap.
 MAX_DURATION_MS = 6 * 3600 * 1000
 DAY_MS = 86_400_000

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .data import DEFAULT_PER_DAY
+
 JobOutcome = Literal["FULFILLED", "FAILED", "CANCELLED", "EXPIRED"]
 
 
@@ -54,7 +56,7 @@ class GenesysSettings:
     results_not_ready_status: int = 400
     results_expired_status: int = 404
     availability_lag_seconds: int = 900
-    conversations_per_day: int = 240
+    conversations_per_day: int = DEFAULT_PER_DAY
     query_max_page_size: int = 100
 
     def __post_init__(self) -> None:
