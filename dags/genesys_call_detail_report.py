@@ -54,7 +54,7 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
     tags=["contact-center", "genesys-cloud", "example"],
     doc_md=__doc__,
-):
+) as dag:
     export = GenesysCloudDetailsQueryOperator(
         task_id="export_conversations",
         export_name="call_detail",

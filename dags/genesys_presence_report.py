@@ -33,7 +33,7 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
     tags=["contact-center", "genesys-cloud", "example"],
     doc_md=__doc__,
-):
+) as dag:
     wait_for_data = GenesysCloudDataAvailabilitySensor(
         task_id="wait_for_data",
         dataset="users",

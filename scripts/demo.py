@@ -67,7 +67,9 @@ def airflow_env(home: Path, output: Path, sandbox_url: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--output", default=str(ROOT / "output"))
     parser.add_argument("--date", default=DEFAULT_DATE)
     parser.add_argument("--dag", action="append", choices=DAGS)
@@ -89,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             log = home / f"{dag_id}.log"
             with log.open("w") as handle:
                 result = subprocess.run(
-                    [airflow, "dags", "test", dag_id, args.date], env=env, stdout=handle, stderr=subprocess.STDOUT
+                    [airflow, "dags", "test", dag_id, args.date],
+                    env=env,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
                 )
             print(f"   {'ok' if result.returncode == 0 else 'FAILED'} (log: {log})", flush=True)
             if result.returncode:
@@ -97,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
-    reports = sorted(p for p in (output / "reports").rglob("*") if p.is_file()) if (output / "reports").exists() else []
+    reports = (
+        sorted(p for p in (output / "reports").rglob("*") if p.is_file())
+        if (output / "reports").exists()
+        else []
+    )
     print("\nReports:")
     for path in reports:
         print(f"  {path}")

@@ -489,7 +489,9 @@ def test_query_filters(gc: str) -> None:
 
     def hits(**extra: Any) -> int:
         body = {"interval": INTERVAL, "paging": {"pageSize": 1}, **extra}
-        return int(requests.post(f"{gc}{CONV_QUERY}", json=body, headers=headers, timeout=10).json()["totalHits"])
+        return int(
+            requests.post(f"{gc}{CONV_QUERY}", json=body, headers=headers, timeout=10).json()["totalHits"]
+        )
 
     assert 0 < hits(segmentFilters=long_talk_filter) < hits()
     bad = requests.post(
