@@ -2,7 +2,7 @@
 """The two README commands, with nothing but Python 3.11+ and the package index.
 
     python3 dev.py demo    # example DAGs against the built-in sandbox -> ./output/
-    python3 dev.py test    # lint, format check and the test suite
+    python3 dev.py test    # lint, format check, mypy --strict and the test suite
 
 Each creates ./.venv on first use and installs the project into it (editable, with
 the ``dev`` extra). ``uv`` is used when it can be installed from the index because it
@@ -51,6 +51,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "test":
         run(BIN / "ruff", "check", ".")
         run(BIN / "ruff", "format", "--check", ".")
+        run(BIN / "mypy")
         run(PY, "-m", "pytest", *argv[1:])
     else:
         run(PY, ROOT / "scripts" / "demo.py", *argv[1:])

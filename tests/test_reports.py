@@ -21,6 +21,7 @@ from reports_fixtures import (
     utc,
 )
 
+from contact_center_provider.exceptions import IntervalError
 from contact_center_provider.transforms import genesys_schemas as gs
 from contact_center_provider.transforms.reports import (
     REPORTS,
@@ -732,7 +733,7 @@ def test_operator_errors_are_explicit(tmp_path: Path) -> None:
     op = RenderReportOperator(
         task_id="no_interval", report="presence", inputs={"presence": str(tmp_path / "none")}, output_uri="x"
     )
-    with pytest.raises(ValueError, match="no data interval"):
+    with pytest.raises(IntervalError, match="no data interval"):
         op.execute(_context(None, None))
     with pytest.raises(FileNotFoundError, match=r"no \.parquet"):
         op.execute(_context())

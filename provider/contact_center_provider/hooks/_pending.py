@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contact_center_provider.hooks.base import ClientConfig, VendorHook
+from contact_center_provider.hooks.base import ClientConfig, VendorHook, connection_extras
 
 
 class PendingVendorHook(VendorHook):
@@ -37,4 +37,6 @@ class PendingVendorHook(VendorHook):
         return ClientConfig(base_url=(extras.get("api_base_url") or self.default_base_url).rstrip("/"))
 
     def check_connection(self) -> str:
+        conn = self.get_connection(self.conn_id)
+        self.validate(conn, connection_extras(conn))
         raise ValueError(f"{self.hook_name}: export calls are not implemented yet in this provider version")

@@ -47,7 +47,7 @@ def connection_extras(conn: Any) -> dict[str, Any]:
     return dict(data) if isinstance(data, Mapping) else {}
 
 
-class VendorHook(BaseHook):  # type: ignore[misc]
+class VendorHook(BaseHook):
     """Base class of the vendor hooks.
 
     :param conn_id: the Airflow connection id.
@@ -58,6 +58,8 @@ class VendorHook(BaseHook):  # type: ignore[misc]
 
     vendor: ClassVar[str]
     conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    hook_name: ClassVar[str]
     default_retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
 
     def __init__(
@@ -69,9 +71,10 @@ class VendorHook(BaseHook):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id or getattr(self, "default_conn_name", None)
-        if not self.conn_id:
+        resolved = conn_id or getattr(self, "default_conn_name", None)
+        if not resolved:
             raise ValueError(f"{type(self).__name__} needs a connection id")
+        self.conn_id: str = resolved
         self.retry_policy = retry_policy or self.default_retry_policy
         self.timeout = timeout
         self._client: HttpClient | None = None

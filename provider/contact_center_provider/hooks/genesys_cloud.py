@@ -125,8 +125,9 @@ class GenesysCloudHook(VendorHook):
     """Talk to the Genesys Cloud Platform API with a client-credentials token.
 
     :param genesys_cloud_conn_id: connection of type ``genesys_cloud``.
-    :param requests_per_minute: request budget shared by concurrent calls of this hook
-        (the per-token limit is 300 by default; raise it when Genesys raised yours).
+    :param requests_per_minute: budget that paces each concurrent fetch
+        (:meth:`aiter_conversations`); the per-token limit is 300 by default; raise it when
+        Genesys raised yours. Other calls on the same token are not counted against it.
     """
 
     conn_name_attr = "genesys_cloud_conn_id"

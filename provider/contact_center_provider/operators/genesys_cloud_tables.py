@@ -69,7 +69,7 @@ class _TableSink:
         from contact_center_provider.storage.writers import CsvTableWriter, ParquetTableWriter
 
         for fmt in self.formats:
-            writer = self.writers.get((name, fmt))
+            writer: Any = self.writers.get((name, fmt))
             if writer is None:
                 uri = table_uri(self.base, VENDOR, name, self.interval_start, fmt, self.export)
                 cls = ParquetTableWriter if fmt == "parquet" else CsvTableWriter

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from contact_center_provider.operators._common import resolve_interval
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from airflow.sdk import Context
@@ -39,15 +41,6 @@ def _import_callable(dotted: str) -> Callable[..., dict[str, Any]]:
     if not callable(target):
         raise ValueError(f"report builder {dotted!r} is not callable")
     return target  # type: ignore[no-any-return]
-
-
-def _as_datetime(value: datetime | str, what: str) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as err:
-        raise ValueError(f"{what} must be an ISO 8601 date-time, got {value!r}") from err
 
 
 def read_parquet_input(uri: str, conn_id: str | None) -> pa.Table:
@@ -181,21 +174,7 @@ class RenderReportOperator(BaseOperator):
         return "UTC"
 
     def _interval(self, context: Mapping[str, Any]) -> tuple[datetime, datetime]:
-        start: datetime | None
-        end: datetime | None
-        if self.interval_start is not None and self.interval_end is not None:
-            start = _as_datetime(self.interval_start, "interval_start")
-            end = _as_datetime(self.interval_end, "interval_end")
-        else:
-            start, end = context.get("data_interval_start"), context.get("data_interval_end")
-            if start is None or end is None:
-                raise ValueError(
-                    f"task {self.task_id!r}: this run has no data interval; schedule the DAG with a "
-                    "timetable that has one, or pass interval_start= and interval_end="
-                )
-        if end <= start:
-            raise ValueError(f"task {self.task_id!r}: interval end {end} is not after start {start}")
-        return start, end
+        return resolve_interval(context, self.interval_start, self.interval_end, task_id=self.task_id)
 
     @staticmethod
     def _run_after(context: Mapping[str, Any]) -> datetime:

@@ -33,7 +33,7 @@ class RawLanding:
     extension: str = ".json"
     pages: list[str] = field(default_factory=list)
     records: int = 0
-    bytes: int = 0
+    total_bytes: int = 0
 
     def clear(self) -> None:
         delete_prefix(self.prefix, self.conn_id)
@@ -43,7 +43,7 @@ class RawLanding:
         write_bytes(uri, raw, conn_id=self.conn_id)
         self.pages.append(uri)
         self.records += records
-        self.bytes += len(raw)
+        self.total_bytes += len(raw)
         return uri
 
     def finish(self, **extra: Any) -> dict[str, Any]:
@@ -52,7 +52,7 @@ class RawLanding:
             "prefix": self.prefix,
             "pages": self.pages,
             "records": self.records,
-            "bytes": self.bytes,
+            "bytes": self.total_bytes,
             **extra,
         }
         write_bytes(

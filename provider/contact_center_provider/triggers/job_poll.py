@@ -80,7 +80,7 @@ class JobPollTrigger(BaseTrigger):
         schedule: dict[str, Any],
         polls: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.hook_class = hook_class
         self.conn_id = conn_id
         self.job = dict(job)
@@ -105,7 +105,7 @@ class JobPollTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self.poll()
-        yield TriggerEvent(event.to_payload())
+        yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
 
     async def poll(self) -> JobEvent:
         """Poll until the job ends, the deadline passes or the API refuses; return the event."""
