@@ -325,3 +325,22 @@ def test_missing_data_interval_is_a_clear_error() -> None:
         resolve_interval({"data_interval_start": LOGICAL_DATE, "data_interval_end": LOGICAL_DATE})
     start, end = resolve_interval({}, "2026-11-01T00:00:00Z", LOGICAL_DATE + timedelta(hours=1))
     assert (start, end) == (INTERVAL[0], LOGICAL_DATE + timedelta(hours=1))
+
+
+def test_submit_then_a_deferred_sensor_then_download(
+    sandbox: Any,
+    genesys_conn: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    dag_run = run(test_dags.split_dag, tmp_path, genesys_conn)
+    assert states(dag_run) == {"submit": "success", "wait": "success", "download": "success"}
+    assert "[DAG TEST] running trigger in line" in everything_logged(caplog, capfd)
+    assert_clean_export(sandbox, tmp_path)
+
+
+def test_the_job_sensor_fails_on_a_failed_job(sandbox: Any, genesys_conn: str, tmp_path: Path) -> None:
+    genesys_settings(sandbox, job_outcome="FAILED")
+    dag_run = run(test_dags.split_dag, tmp_path, genesys_conn)
+    assert states(dag_run) == {"submit": "success", "wait": "failed", "download": "upstream_failed"}

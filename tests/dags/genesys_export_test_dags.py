@@ -16,6 +16,7 @@ from contact_center_provider.operators.genesys_cloud import (
     GenesysCloudDetailsQueryOperator,
 )
 from contact_center_provider.operators.genesys_cloud_enrichment import GenesysCloudEnrichmentOperator
+from contact_center_provider.sensors.genesys_cloud import GenesysCloudJobSensor
 
 PARAMS = {"base": "file:///nonexistent", "conn": "genesys_sandbox", "availability": "wait"}
 FAST_POLLS = {"poll_interval": 0.05, "max_poll_interval": 0.2, "timeout": 60}
@@ -86,3 +87,32 @@ with _dag("test_genesys_query") as query_dag:
         output_base_uri="{{ params.base }}",
         genesys_cloud_conn_id="{{ params.conn }}",
     )
+
+JOB_ID = "{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"
+
+with _dag("test_genesys_submit_then_sense") as split_dag:
+    submit = GenesysCloudDetailsJobOperator(
+        task_id="submit",
+        output_base_uri="{{ params.base }}",
+        genesys_cloud_conn_id="{{ params.conn }}",
+        availability="ignore",
+        wait_for_completion=False,
+    )
+    sense = GenesysCloudJobSensor(
+        task_id="wait",
+        job_id=JOB_ID,
+        genesys_cloud_conn_id="{{ params.conn }}",
+        deferrable=True,
+        poke_interval=0.05,
+        timeout=60,
+    )
+    download = GenesysCloudDetailsJobOperator(
+        task_id="download",
+        job_id=JOB_ID,
+        output_base_uri="{{ params.base }}",
+        genesys_cloud_conn_id="{{ params.conn }}",
+        availability="ignore",
+        page_size=100,
+        **FAST_POLLS,
+    )
+    submit >> sense >> download

@@ -168,7 +168,7 @@ class GenesysCloudLookupsOperator(_GenesysTask):
             entities: list[Any] = []
             for page in self._pages(lookup):
                 landing.write_page(page.raw, page.items)
-                entities.extend(page.data.get("entities") or [] if lookup != "organization" else [page.data])
+                entities.extend([page.data] if lookup == "organization" else page.data.get("entities") or [])
             landing.finish(vendor=VENDOR, dataset=lookup, source="lookup")
             table = (
                 lookups.organization_table(entities[0])
