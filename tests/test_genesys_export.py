@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from contact_center_provider.sandbox.genesys_cloud.data import conversation_count
+from contact_center_provider.storage.raw_zone import read_manifest
 
 sys.path.insert(0, str(Path(__file__).parent / "dags"))
 import genesys_export_test_dags as test_dags
@@ -57,7 +58,7 @@ def jobs(sandbox: Any) -> dict[str, Any]:
 
 
 def landed(base: Path, raw: str = RAW) -> dict[str, Any]:
-    return json.loads((base / raw / "_manifest.json").read_text())
+    return read_manifest(str(base / raw))
 
 
 def everything_logged(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> str:
@@ -102,46 +103,27 @@ def test_job_export_lands_every_conversation_of_the_interval(
     assert "cursor" in first and first["conversations"][0]["participants"][0]["attributes"] is not None
 
 
+def on(method: str, path: str, kind: str = "status", **rule: Any) -> dict[str, Any]:
+    """A sandbox fault rule for ``method`` requests whose path matches ``path``."""
+    return {"method": method, "path": path, "kind": kind, **rule}
+
+
+POLL, RESULTS, SUBMIT = r"/details/jobs/[^/]+$", r"/results$", r"/details/jobs$"
+
+
 @pytest.mark.parametrize(
     "rule",
     [
         pytest.param(
-            {
-                "method": "GET",
-                "path": r"/details/jobs/[^/]+$",
-                "kind": "status",
-                "status": 429,
-                "headers": {"Retry-After": "1"},
-                "times": 4,
-            },
-            id="429-storm-on-polls",
+            on("GET", POLL, status=429, headers={"Retry-After": "1"}, times=4), id="429-storm-on-polls"
         ),
+        pytest.param(on("GET", POLL, status=503, times=3), id="503-on-polls"),
+        pytest.param(on("GET", RESULTS, status=502, times=2), id="502-on-results"),
+        pytest.param(on("GET", RESULTS, kind="reset", times=2), id="reset-on-results"),
         pytest.param(
-            {"method": "GET", "path": r"/details/jobs/[^/]+$", "kind": "status", "status": 503, "times": 3},
-            id="503-on-polls",
+            on("POST", SUBMIT, status=429, headers={"Retry-After": "1"}, times=2), id="429-on-submit"
         ),
-        pytest.param(
-            {"method": "GET", "path": r"/results$", "kind": "status", "status": 502, "times": 2},
-            id="502-on-results",
-        ),
-        pytest.param(
-            {"method": "GET", "path": r"/results$", "kind": "reset", "times": 2}, id="reset-on-results"
-        ),
-        pytest.param(
-            {
-                "method": "POST",
-                "path": r"/details/jobs$",
-                "kind": "status",
-                "status": 429,
-                "headers": {"Retry-After": "1"},
-                "times": 2,
-            },
-            id="429-on-submit",
-        ),
-        pytest.param(
-            {"method": "GET", "path": r"/results$", "kind": "status", "status": 401, "times": 1},
-            id="token-expired-mid-export",
-        ),
+        pytest.param(on("GET", RESULTS, status=401, times=1), id="token-expired-mid-export"),
     ],
 )
 def test_transient_faults_end_in_the_same_output(
@@ -158,7 +140,7 @@ def test_transient_faults_end_in_the_same_output(
 
 
 def test_token_expiry_refreshes_once(sandbox: Any, genesys_conn: str, tmp_path: Path) -> None:
-    fault(sandbox, method="GET", path=r"/results$", kind="status", status=401, times=1)
+    fault(sandbox, **on("GET", RESULTS, status=401, times=1))
     run(test_dags.test_genesys_job_sync, tmp_path, genesys_conn)
     log = admin(sandbox, "GET", "requests")["requests"]
     refused = next(r["seq"] for r in log if r["status"] == 401)
@@ -190,7 +172,7 @@ def test_a_job_that_does_not_succeed_fails_the_task_clearly(
 
 def test_a_retry_resumes_the_submitted_job(sandbox: Any, genesys_conn: str, tmp_path: Path) -> None:
     # The first try dies after submitting (its download is refused); the retry must not submit again.
-    fault(sandbox, method="GET", path=r"/results$", kind="status", status=404, times=1)
+    fault(sandbox, **on("GET", RESULTS, status=404, times=1))
     dag_run = run(test_dags.retry_dag, tmp_path, genesys_conn)
     assert states(dag_run)["export"] == "success"
     assert_clean_export(sandbox, tmp_path)

@@ -19,6 +19,8 @@ from contact_center_provider.operators.genesys_cloud_enrichment import GenesysCl
 from contact_center_provider.sensors.genesys_cloud import GenesysCloudJobSensor
 
 PARAMS = {"base": "file:///nonexistent", "conn": "genesys_sandbox", "availability": "wait"}
+#: Every operator writes under the run's ``base`` param and talks to its ``conn`` param.
+TO_SANDBOX = {"output_base_uri": "{{ params.base }}", "genesys_cloud_conn_id": "{{ params.conn }}"}
 FAST_POLLS = {"poll_interval": 0.05, "max_poll_interval": 0.2, "timeout": 60}
 
 
@@ -37,8 +39,7 @@ for deferrable in (True, False):
     with _dag(f"test_genesys_job_{'deferrable' if deferrable else 'sync'}") as dag:
         export = GenesysCloudDetailsJobOperator(
             task_id="export",
-            output_base_uri="{{ params.base }}",
-            genesys_cloud_conn_id="{{ params.conn }}",
+            **TO_SANDBOX,
             deferrable=deferrable,
             availability="ignore",
             page_size=100,
@@ -47,16 +48,14 @@ for deferrable in (True, False):
         GenesysCloudEnrichmentOperator(
             task_id="enrich",
             conversations_manifest=export.output,
-            output_base_uri="{{ params.base }}",
-            genesys_cloud_conn_id="{{ params.conn }}",
+            **TO_SANDBOX,
         )
     globals()[dag.dag_id] = dag
 
 with _dag("test_genesys_job_retry", retries=1) as retry_dag:
     GenesysCloudDetailsJobOperator(
         task_id="export",
-        output_base_uri="{{ params.base }}",
-        genesys_cloud_conn_id="{{ params.conn }}",
+        **TO_SANDBOX,
         deferrable=True,
         availability="ignore",
         page_size=100,
@@ -66,8 +65,7 @@ with _dag("test_genesys_job_retry", retries=1) as retry_dag:
 with _dag("test_genesys_availability") as availability_dag:
     GenesysCloudDetailsJobOperator(
         task_id="export",
-        output_base_uri="{{ params.base }}",
-        genesys_cloud_conn_id="{{ params.conn }}",
+        **TO_SANDBOX,
         deferrable=True,
         availability="fail",
         **FAST_POLLS,
@@ -76,16 +74,14 @@ with _dag("test_genesys_availability") as availability_dag:
 with _dag("test_genesys_query") as query_dag:
     query_export = GenesysCloudDetailsQueryOperator(
         task_id="export",
-        output_base_uri="{{ params.base }}",
-        genesys_cloud_conn_id="{{ params.conn }}",
+        **TO_SANDBOX,
         # Nine days: more than one unfiltered query may cover (7 days).
         interval_start="{{ data_interval_end - macros.timedelta(days=9) }}",
     )
     GenesysCloudEnrichmentOperator(
         task_id="enrich",
         conversations_manifest=query_export.output,
-        output_base_uri="{{ params.base }}",
-        genesys_cloud_conn_id="{{ params.conn }}",
+        **TO_SANDBOX,
     )
 
 JOB_ID = "{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"
@@ -93,8 +89,7 @@ JOB_ID = "{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"
 with _dag("test_genesys_submit_then_sense") as split_dag:
     submit = GenesysCloudDetailsJobOperator(
         task_id="submit",
-        output_base_uri="{{ params.base }}",
-        genesys_cloud_conn_id="{{ params.conn }}",
+        **TO_SANDBOX,
         availability="ignore",
         wait_for_completion=False,
     )
@@ -109,8 +104,7 @@ with _dag("test_genesys_submit_then_sense") as split_dag:
     download = GenesysCloudDetailsJobOperator(
         task_id="download",
         job_id=JOB_ID,
-        output_base_uri="{{ params.base }}",
-        genesys_cloud_conn_id="{{ params.conn }}",
+        **TO_SANDBOX,
         availability="ignore",
         page_size=100,
         **FAST_POLLS,

@@ -33,8 +33,7 @@ from contact_center_provider.hooks.genesys_cloud import (
 )
 from contact_center_provider.http.errors import VendorNotFoundError
 from contact_center_provider.operators._common import default_deferrable, raise_for_event, resolve_interval
-from contact_center_provider.storage.raw_zone import MANIFEST_NAME, RawLanding
-from contact_center_provider.storage.uri import join_uri
+from contact_center_provider.storage.raw_zone import RawLanding, for_xcom
 from contact_center_provider.storage.zones import raw_prefix
 from contact_center_provider.triggers.job_poll import JobPollTrigger
 from contact_center_provider.triggers.job_state import JobEvent, JobOutcome
@@ -283,7 +282,7 @@ class GenesysCloudDetailsJobOperator(_GenesysExportBase):
             len(landing.pages),
             landing.prefix,
         )
-        return _xcom_manifest(manifest)
+        return for_xcom(manifest)
 
     def on_kill(self) -> None:
         if self._job is not None:
@@ -354,12 +353,4 @@ class GenesysCloudDetailsQueryOperator(_GenesysExportBase):
             len(landing.pages),
             landing.prefix,
         )
-        return _xcom_manifest(manifest)
-
-
-def _xcom_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """What travels through XCom: the manifest without the (possibly long) page list."""
-    small = {k: v for k, v in manifest.items() if k != "pages"}
-    small["pages"] = len(manifest["pages"])
-    small["manifest_uri"] = join_uri(manifest["prefix"], MANIFEST_NAME)
-    return small
+        return for_xcom(manifest)

@@ -21,7 +21,7 @@ from airflow.sdk import BaseOperator
 from contact_center_provider.hooks.genesys_cloud import DEFAULT_REQUESTS_PER_MINUTE, GenesysCloudHook, Page
 from contact_center_provider.operators._common import resolve_interval
 from contact_center_provider.operators.genesys_cloud_tables import _manifest_prefix, partition_start
-from contact_center_provider.storage.raw_zone import RawLanding, iter_pages, read_manifest
+from contact_center_provider.storage.raw_zone import RawLanding, for_xcom, iter_pages, read_manifest
 from contact_center_provider.storage.zones import raw_prefix, table_uri
 
 VENDOR = "genesys_cloud"
@@ -102,7 +102,7 @@ class GenesysCloudEnrichmentOperator(_GenesysTask):
         landing.clear()
         asyncio.run(self._fetch(ids, landing))
         self.log.info("Fetched %d conversations for their participant attributes", landing.records)
-        return landing.finish(vendor=VENDOR, dataset="conversation_entities", source="enrichment")
+        return for_xcom(landing.finish(vendor=VENDOR, dataset="conversation_entities", source="enrichment"))
 
     async def _fetch(self, ids: list[str], landing: RawLanding) -> None:
         buffer: list[bytes] = []
