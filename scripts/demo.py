@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DAGS = ("genesys_abandon_report", "genesys_call_detail_report", "genesys_presence_report")
 DEFAULT_DATE = "2026-11-02T15:00:00+00:00"
 
 
@@ -41,6 +40,24 @@ def start_sandbox() -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("the sandbox exited before it was ready")
 
 
+def sandbox_connections(sandbox_url: str) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` variables for every sandbox vendor, as each vendor declares them."""
+    from contact_center_provider.sandbox.vendors import discover_vendors
+
+    env = {}
+    for spec in discover_vendors().values():
+        if spec.airflow_connection is not None and spec.default_conn_id:
+            env[f"AIRFLOW_CONN_{spec.default_conn_id.upper()}"] = json.dumps(
+                spec.airflow_connection(sandbox_url)
+            )
+    return env
+
+
+def example_dags() -> list[str]:
+    """Every example DAG id in ``dags/`` (one DAG per file, named like the file)."""
+    return sorted(p.stem for p in (ROOT / "dags").glob("*.py") if not p.stem.startswith(("_", "cc_example")))
+
+
 def airflow_env(home: Path, output: Path, sandbox_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -50,17 +67,7 @@ def airflow_env(home: Path, output: Path, sandbox_url: str) -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "CC_OUTPUT_BASE_URI": output.resolve().as_uri(),
-            "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT": json.dumps(
-                {
-                    "conn_type": "genesys_cloud",
-                    "login": "demo-client",
-                    "password": "demo-secret",
-                    "extra": {
-                        "api_base_url": f"{sandbox_url}/genesys-cloud",
-                        "login_base_url": f"{sandbox_url}/genesys-cloud/login",
-                    },
-                }
-            ),
+            **sandbox_connections(sandbox_url),
         }
     )
     return env
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", default=str(ROOT / "output"))
     parser.add_argument("--date", default=DEFAULT_DATE)
-    parser.add_argument("--dag", action="append", choices=DAGS)
+    parser.add_argument("--dag", action="append", choices=example_dags())
     args = parser.parse_args(argv)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -86,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         env = airflow_env(home, output, url)
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
         failed = []
-        for dag_id in args.dag or DAGS:
+        for dag_id in args.dag or example_dags():
             print(f"== airflow dags test {dag_id} {args.date}", flush=True)
             log = home / f"{dag_id}.log"
             with log.open("w") as handle:

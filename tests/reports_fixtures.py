@@ -9,6 +9,10 @@ import pyarrow as pa
 
 from contact_center_provider.transforms import genesys_schemas as gs
 
+EVIL_SCRIPT = "<script>alert(1)</script>"
+EVIL_FORMULA = '=HYPERLINK("http://x")'
+EVIL_PIPE = "Pipe|Name\nsecond line"
+
 
 def table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
     """Build a table with ``schema``; columns a row leaves out are null."""
@@ -22,12 +26,14 @@ def utc(*args: int) -> datetime:
 def conversation_tables(convs: list[dict[str, Any]]) -> dict[str, pa.Table]:
     """Tables for conversations given as nested dicts.
 
-    Each conversation: ``{"id", "start", "participants": [{"id", "purpose", "name",
-    "sessions": [{"ani", "dnis", "direction"}], "attributes": {...}}]}``.
+    Each conversation: ``{"id", "start", "end", "participants": [{"id", "purpose", "name",
+    "sessions": [{"ani", "dnis", "direction", "metrics": {name: value}}], "attributes": {...}}]}``.
     """
-    conversations, participants, sessions, attributes = [], [], [], []
+    conversations, participants, sessions, attributes, metrics = [], [], [], [], []
     for conv in convs:
-        conversations.append({"conversation_id": conv["id"], "conversation_start": conv.get("start")})
+        conversations.append(
+            {"conversation_id": conv["id"], "conversation_start": conv.get("start"), "conversation_end": conv.get("end")}
+        )
         for p_ord, part in enumerate(conv.get("participants", [])):
             participants.append(
                 {
@@ -39,16 +45,28 @@ def conversation_tables(convs: list[dict[str, Any]]) -> dict[str, pa.Table]:
                 }
             )
             for s_ord, sess in enumerate(part.get("sessions", [])):
+                session_id = f"{part['id']}-s{s_ord}"
                 sessions.append(
                     {
                         "conversation_id": conv["id"],
                         "participant_id": part["id"],
-                        "session_id": f"{part['id']}-s{s_ord}",
+                        "session_id": session_id,
                         "session_ordinal": s_ord,
                         "media_type": "voice",
-                        **sess,
+                        **{k: v for k, v in sess.items() if k != "metrics"},
                     }
                 )
+                for m_ord, (name, value) in enumerate(sess.get("metrics", {}).items()):
+                    metrics.append(
+                        {
+                            "conversation_id": conv["id"],
+                            "participant_id": part["id"],
+                            "session_id": session_id,
+                            "metric_ordinal": m_ord,
+                            "name": name,
+                            "value": value,
+                        }
+                    )
             for key, value in part.get("attributes", {}).items():
                 attributes.append(
                     {"conversation_id": conv["id"], "participant_id": part["id"], "key": key, "value": value}
@@ -58,6 +76,7 @@ def conversation_tables(convs: list[dict[str, Any]]) -> dict[str, pa.Table]:
         "participants": table(gs.PARTICIPANTS, participants),
         "sessions": table(gs.SESSIONS, sessions),
         "participant_attributes": table(gs.PARTICIPANT_ATTRIBUTES, attributes),
+        "session_metrics": table(gs.SESSION_METRICS, metrics),
     }
 
 
@@ -119,3 +138,102 @@ def presence_tables(
         "users": table(gs.USERS, users or []),
         "presence_definitions": table(gs.PRESENCE_DEFINITIONS, definitions or []),
     }
+
+
+CALL_DETAIL_CONVS = [
+    {
+        "id": "conv-2",
+        "start": utc(2017, 1, 13, 17, 45),
+        "participants": [
+            {
+                "id": "c2-cust",
+                "purpose": "customer",
+                "name": "Spencer TN",
+                "sessions": [{"ani": "tel:+19319465555", "dnis": "tel:+18005550100", "direction": "inbound"}],
+                "attributes": {"accountNumber": "A-42", "other": "x"},
+            },
+            {"id": "c2-agent", "purpose": "agent", "name": None, "sessions": []},
+        ],
+    },
+    {
+        "id": "conv-1",
+        "start": utc(2017, 1, 13, 17, 41),
+        "participants": [
+            {
+                "id": "c1-cust",
+                "purpose": "customer",
+                "name": "Australia",
+                "sessions": [
+                    {"ani": "tel:+610209985555", "dnis": None, "direction": "inbound"},
+                    {"ani": "tel:+999", "dnis": "tel:+1", "direction": "outbound"},
+                ],
+            },
+        ],
+    },
+]
+
+
+P_START, P_END = utc(2017, 1, 13, 17), utc(2017, 1, 13, 18)
+
+
+def presence_example() -> dict[str, pa.Table]:
+    return presence_tables(
+        presence=[
+            # u-bob appears first (16:30) although listed after alice.
+            {
+                "user_id": "u-alice",
+                "start_time": utc(2017, 1, 13, 17, 5),
+                "end_time": utc(2017, 1, 13, 17, 35),
+                "system_presence": "AVAILABLE",
+            },
+            {
+                "user_id": "u-alice",
+                "start_time": utc(2017, 1, 13, 17, 35),
+                "end_time": None,
+                "system_presence": "BUSY",
+                "organization_presence_id": "def-lunch",
+            },
+            {
+                "user_id": "u-bob",
+                "start_time": utc(2017, 1, 13, 16, 30),
+                "end_time": utc(2017, 1, 13, 17, 30),
+                "system_presence": "ON_QUEUE",
+                "organization_presence_id": "def-unknown",
+            },
+        ],
+        routing=[
+            {
+                "user_id": "u-alice",
+                "start_time": utc(2017, 1, 13, 17, 5),
+                "end_time": utc(2017, 1, 13, 17, 6),
+                "routing_status": "IDLE",
+            },
+            {
+                "user_id": "u-ghost",
+                "start_time": utc(2017, 1, 13, 17, 50),
+                "end_time": None,
+                "routing_status": "OFF_QUEUE",
+            },
+        ],
+        users=[{"user_id": "u-alice", "name": "Alice"}, {"user_id": "u-bob", "name": "Bob"}],
+        definitions=[{"presence_definition_id": "def-lunch", "system_presence": "BUSY", "label": "Lunch"}],
+    )
+
+
+EVIL_CONVS = [
+    {
+        "id": f"evil-{n}",
+        "start": utc(2017, 1, 13, 17, 41 + n),
+        "participants": [
+            {
+                "id": f"e{n}-c",
+                "purpose": "customer",
+                "name": name,
+                "sessions": [{"ani": name, "dnis": name, "direction": name}],
+                "attributes": {"accountNumber": name},
+            },
+            {"id": f"e{n}-q", "purpose": "acd", "name": name},
+        ],
+    }
+    for n, name in enumerate([EVIL_SCRIPT, EVIL_FORMULA, EVIL_PIPE])
+]

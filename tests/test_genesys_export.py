@@ -18,6 +18,7 @@ import requests
 
 from contact_center_provider.sandbox.genesys_cloud.data import conversation_count
 from contact_center_provider.storage.raw_zone import read_manifest
+from contact_center_provider.storage.uri import read_bytes
 
 sys.path.insert(0, str(Path(__file__).parent / "dags"))
 import genesys_export_test_dags as test_dags
@@ -25,7 +26,8 @@ import genesys_export_test_dags as test_dags
 LOGICAL_DATE = datetime(2026, 11, 2, tzinfo=UTC)
 INTERVAL = (datetime(2026, 11, 1, tzinfo=UTC), LOGICAL_DATE)  # daily timetable: the day ending at the date
 INTERVAL_TEXT = "2026-11-01T00:00:00.000Z/2026-11-02T00:00:00.000Z"
-RAW = "raw/genesys_cloud/conversations/interval_start=20261101T000000Z"
+PARTITION = "interval_start=20261101T000000Z/interval_end=20261102T000000Z"
+RAW = f"raw/genesys_cloud/conversations/{PARTITION}"
 SEED = 42
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -70,8 +72,10 @@ def everything_logged(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFix
 def assert_clean_export(sandbox: Any, base: Path) -> None:
     manifest = landed(base)
     assert manifest["records"] == conversation_count(SEED, *INTERVAL)
-    assert manifest["interval"] == INTERVAL_TEXT
-    pages = sorted(p.name for p in (base / RAW).glob("page-*.json"))
+    assert manifest["interval"] == "2026-11-01T00:00:00Z/2026-11-02T00:00:00Z"
+    # One attempt is left after publishing; the manifest lists exactly its pages.
+    pages = sorted(f"file://{p}" for p in (base / RAW).glob("_attempts/*/page-*.json"))
+    assert pages == sorted(manifest["pages"])
     assert (
         len(pages) == len(manifest["pages"]) == manifest["records"] // 100 + (manifest["records"] % 100 > 0)
     )
@@ -99,7 +103,7 @@ def test_job_export_lands_every_conversation_of_the_interval(
     # Job results carry participant attributes: enrichment sends no per-conversation request.
     assert admin(sandbox, "GET", "requests?path=/api/v2/conversations/")["requests"] == []
     # The raw zone holds exactly what the vendor sent.
-    first = json.loads((tmp_path / RAW / "page-00000.json").read_bytes())
+    first = json.loads(read_bytes(landed(tmp_path)["pages"][0]))
     assert "cursor" in first and first["conversations"][0]["participants"][0]["attributes"] is not None
 
 
@@ -202,9 +206,15 @@ def test_query_export_splits_long_intervals_and_enriches(
     assert states(dag_run) == {"export": "success", "enrich": "success"}
     queries = admin(sandbox, "GET", "requests?method=POST&path=/details/query$")["requests"]
     assert queries, "the query API was not used"
-    manifest = landed(tmp_path, "raw/genesys_cloud/conversations/interval_start=20261024T000000Z")
+    manifest = landed(
+        tmp_path,
+        "raw/genesys_cloud/conversations/interval_start=20261024T000000Z/interval_end=20261102T000000Z",
+    )
     assert manifest["source"] == "query" and manifest["records"] > 0
-    entities = landed(tmp_path, "raw/genesys_cloud/conversation_entities/interval_start=20261024T000000Z")
+    entities = landed(
+        tmp_path,
+        "raw/genesys_cloud/conversation_entities/interval_start=20261024T000000Z/interval_end=20261102T000000Z",
+    )
     # One GET per conversation, every one landed with its attributes.
     gets = admin(sandbox, "GET", "requests?method=GET&path=/api/v2/conversations/")["requests"]
     assert entities["records"] == manifest["records"] == len({g["path"] for g in gets})
@@ -214,14 +224,15 @@ def test_query_export_splits_long_intervals_and_enriches(
 def test_trigger_rebuilt_from_serialize_finishes_the_same_job(sandbox: Any, genesys_conn: str) -> None:
     import importlib
 
-    from contact_center_provider.hooks.genesys_cloud import GenesysCloudHook, job_ref
+    from contact_center_provider.hooks.genesys_cloud import GenesysCloudHook
     from contact_center_provider.triggers.job_poll import JobPollTrigger
-    from contact_center_provider.triggers.job_state import EventKind, JobOutcome
+    from contact_center_provider.jobs import JobOutcome
+    from contact_center_provider.triggers.events import EventKind
     from contact_center_provider.triggers.polling import PollSchedule
 
     genesys_settings(sandbox, job_polls_to_complete=6)
     hook = GenesysCloudHook(genesys_conn)
-    job = job_ref("conversations", hook.submit_details_job("conversations", {"interval": INTERVAL_TEXT}))
+    job = hook.submit_job("conversations", *INTERVAL, {})
     schedule = PollSchedule.starting_now(60, interval=0.05, max_interval=0.05)
     first = JobPollTrigger(
         hook_class="contact_center_provider.hooks.genesys_cloud.GenesysCloudHook",
@@ -254,7 +265,7 @@ def test_trigger_reports_timeout_and_api_errors_distinctly(sandbox: Any, genesys
     from contact_center_provider.triggers.job_poll import JobPollTrigger
     from contact_center_provider.triggers.polling import PollSchedule
 
-    def trigger(job: dict[str, Any], timeout: float) -> JobPollTrigger:
+    def trigger(job: Any, timeout: float) -> JobPollTrigger:
         schedule = PollSchedule.starting_now(timeout, interval=0.05, max_interval=0.05)
         return JobPollTrigger(
             hook_class="contact_center_provider.hooks.genesys_cloud.GenesysCloudHook",
@@ -263,29 +274,25 @@ def test_trigger_reports_timeout_and_api_errors_distinctly(sandbox: Any, genesys
             schedule=schedule.to_dict(),
         )
 
-    missing = trigger({"kind": "conversations", "job_id": "no-such-job"}, 30).poll_in_worker()
+    missing = trigger(
+        {"vendor": "genesys_cloud", "kind": "conversations", "job_id": "no-such-job"}, 30
+    ).poll_in_worker()
     assert missing.kind.value == "api_error" and "404" in (missing.message or "")
 
     genesys_settings(sandbox, job_polls_to_complete=10_000)
-    from contact_center_provider.hooks.genesys_cloud import GenesysCloudHook, job_ref
+    from contact_center_provider.hooks.genesys_cloud import GenesysCloudHook
 
-    job = job_ref(
-        "conversations",
-        GenesysCloudHook(genesys_conn).submit_details_job("conversations", {"interval": INTERVAL_TEXT}),
-    )
+    job = GenesysCloudHook(genesys_conn).submit_job("conversations", *INTERVAL, {})
     timed_out = trigger(job, 0.3).poll_in_worker()
     assert timed_out.kind.value == "timeout" and timed_out.polls >= 1
 
 
 def test_on_kill_cancels_the_remote_job(sandbox: Any, genesys_conn: str) -> None:
-    from contact_center_provider.hooks.genesys_cloud import GenesysCloudHook, job_ref
+    from contact_center_provider.hooks.genesys_cloud import GenesysCloudHook
     from contact_center_provider.triggers.job_poll import JobPollTrigger
     from contact_center_provider.triggers.polling import PollSchedule
 
-    job = job_ref(
-        "conversations",
-        GenesysCloudHook(genesys_conn).submit_details_job("conversations", {"interval": INTERVAL_TEXT}),
-    )
+    job = GenesysCloudHook(genesys_conn).submit_job("conversations", *INTERVAL, {})
     trigger = JobPollTrigger(
         hook_class="contact_center_provider.hooks.genesys_cloud.GenesysCloudHook",
         conn_id=genesys_conn,

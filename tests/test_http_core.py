@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import pickle
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import requests
 
@@ -42,7 +45,10 @@ from contact_center_provider.http import (
     error_class_for_status,
     iter_pages,
 )
+from contact_center_provider.http.errors import query_secrets, redact_urls, strip_query
 from contact_center_provider.http.paging import Paginator
+from contact_center_provider.http.retry import OutcomeKind
+from contact_center_provider.http.transport import Phase, RedactFilter, classify
 
 VENDOR = "genesys_cloud"
 CLIENT_ID = "sandbox-client"
@@ -154,6 +160,93 @@ def test_default_error_parser_shapes(
 def test_default_error_parser_truncates_plain_text() -> None:
     info = default_error_parser(502, {}, b"x" * 5000)
     assert len(info.message) == 500 and info.message.endswith("...")
+
+
+def test_importing_the_trigger_loads_no_http_client_library() -> None:
+    # The triggerer imports trigger modules inside its event loop: a slow import blocks it.
+    code = (
+        "import contact_center_provider.triggers.job_poll, sys; "
+        "print('requests' in sys.modules, 'aiohttp' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+_REQUEST = httpx.Request("GET", "https://h/x?sig=SECRET")
+
+
+@pytest.mark.parametrize(
+    ("exc", "phase", "kind"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), Phase.SENDING, OutcomeKind.CONNECT_ERROR),
+        (httpx.ConnectTimeout("timed out"), Phase.SENDING, OutcomeKind.CONNECT_ERROR),
+        (httpx.ProxyError("407 Proxy Authentication Required"), Phase.SENDING, OutcomeKind.CONNECT_ERROR),
+        (httpx.ReadTimeout("timed out"), Phase.SENDING, OutcomeKind.TIMEOUT),
+        (httpx.WriteTimeout("timed out"), Phase.SENDING, OutcomeKind.TIMEOUT),
+        (httpx.ReadError("[Errno 104] Connection reset by peer"), Phase.SENDING, OutcomeKind.RESET),
+        (httpx.RemoteProtocolError("Server disconnected"), Phase.SENDING, OutcomeKind.RESET),
+        (httpx.RemoteProtocolError("incomplete chunked read"), Phase.BODY, OutcomeKind.TRUNCATED),
+        (httpx.ReadTimeout("timed out"), Phase.BODY, OutcomeKind.TRUNCATED),
+        (httpx.DecodingError("bad gzip"), Phase.BODY, OutcomeKind.TRUNCATED),
+        (httpx.InvalidURL("Invalid port: 'x'"), Phase.SENDING, OutcomeKind.INVALID_REQUEST),
+        (
+            httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'"),
+            Phase.SENDING,
+            OutcomeKind.INVALID_REQUEST,
+        ),
+        (
+            httpx.LocalProtocolError("Illegal header value b'Bearer SECRET\\n'"),
+            Phase.SENDING,
+            OutcomeKind.INVALID_REQUEST,
+        ),
+        (
+            httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=_REQUEST),
+            Phase.SENDING,
+            OutcomeKind.TOO_MANY_REDIRECTS,
+        ),
+    ],
+)
+def test_transport_failures_are_classified_once_for_both_clients(
+    exc: httpx.HTTPError, phase: Phase, kind: OutcomeKind
+) -> None:
+    outcome = classify(exc, phase)
+    assert outcome.kind is kind
+    assert "SECRET" not in outcome.describe()
+    if kind in (OutcomeKind.CONNECT_ERROR, OutcomeKind.RESET):
+        assert str(exc) in outcome.detail  # OS and TLS texts are kept: they say what to fix
+
+
+def test_url_helpers_never_leak_a_query() -> None:
+    assert strip_query("https://user:pw@h:8443/a/b?sig=S#f") == "https://h:8443/a/b"
+    assert strip_query("http://[::1/a?sig=S") == "http://[::1/a"  # unparseable: cut, not raised
+    assert strip_query("http://u:pw@h:12ab/a?sig=S") == "http://h:12ab/a"
+    assert redact_urls("see https://h/p?X-Amz-Signature=S and /next?cursor=C.") == (
+        "see https://h/p?<redacted> and /next?<redacted>"
+    )
+    assert redact_urls("and/or? fine") == "and/or? fine"
+    secrets = query_secrets("https://h/p?pageSize=100&X-Amz-Signature=a%2Bb&token=T#frag")
+    assert secrets[0] == "pageSize=100&X-Amz-Signature=a%2Bb&token=T"
+    assert {"a%2Bb", "a+b", "T"} <= set(secrets) and "100" not in secrets
+
+
+def test_httpx_and_httpcore_log_records_lose_queries_and_cookies() -> None:
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        "f",
+        1,
+        'HTTP Request: %s %s "%s"',
+        ("GET", "https://h/x?sig=S", "200 OK"),
+        None,
+    )
+    assert (
+        RedactFilter().filter(record)
+        and record.getMessage() == 'HTTP Request: GET https://h/x?<redacted> "200 OK"'
+    )
+    headers = "receive_response_headers.complete return_value=(b'HTTP/1.1', 302, b'Found', [(b'Location', b'https://s3/o?X-Amz-Signature=S'), (b'Set-Cookie', b'session=abc')])"
+    record = logging.LogRecord("httpcore.http11", logging.DEBUG, "f", 1, headers, None, None)
+    RedactFilter().filter(record)
+    assert "X-Amz-Signature" not in record.getMessage() and "session=abc" not in record.getMessage()
 
 
 def test_auth_reprs_hide_secrets() -> None:
@@ -333,6 +426,17 @@ async def make(admin: Admin, flavour: str) -> AsyncIterator[Any]:
 
 def statuses(records: list[dict[str, Any]]) -> list[int | None]:
     return [r["status"] for r in records]
+
+
+async def test_capped_retry_after_keeps_tests_fast(admin: Admin, make: Any) -> None:
+    # Uncapped, "Retry-After: 120" would pass the 60 s deadline and fail (see the deadline test).
+    policy = RetryPolicy(initial_backoff=0.01, max_backoff=0.05, deadline=60.0, max_retry_after=0.05)
+    driver = make(policy=policy)
+    admin.fault(
+        method="GET", path=f"{ORG}$", kind="status", status=429, headers={"Retry-After": "120"}, times=1
+    )
+    assert (await driver.get_json(ORG))["id"]
+    assert statuses(admin.requests(f"{ORG}$", "GET")) == [429, 200]
 
 
 async def test_retry_after_is_waited_out(admin: Admin, make: Any) -> None:

@@ -94,6 +94,15 @@ def test_retry_after_beyond_max_backoff_wins() -> None:
     assert backoff_delay(3, policy, 90.0, random.Random(1)) == 90.0
 
 
+def test_max_retry_after_caps_the_honoured_retry_after() -> None:
+    policy = RetryPolicy(initial_backoff=0.01, max_backoff=0.05, jitter=0.0, max_retry_after=0.05)
+    assert backoff_delay(1, policy, 30.0, random.Random(1)) == 0.05
+    assert backoff_delay(1, policy, 0.02, random.Random(1)) == 0.02  # below the cap: as asked
+    # the vendor's ask stays on the outcome (and the final error); only our wait is capped
+    decision = decide(Outcome.response(429, 30.0), 1, policy, 0.0, False)
+    assert decision.retry and decision.delay == 0.05
+
+
 def test_jitter_spreads_delays() -> None:
     policy = RetryPolicy(initial_backoff=4.0, jitter=0.25)
     rng = random.Random(7)
@@ -106,11 +115,16 @@ def test_jitter_spreads_delays() -> None:
 
 def test_policy_round_trips_through_json() -> None:
     policy = RetryPolicy(
-        max_attempts=3, initial_backoff=0.1, deadline=None, retry_statuses=frozenset({429, 503})
+        max_attempts=3,
+        initial_backoff=0.1,
+        deadline=None,
+        retry_statuses=frozenset({429, 503}),
+        max_retry_after=0.5,
     )
     data = json.loads(json.dumps(policy.to_dict()))
-    assert data["retry_statuses"] == [429, 503]
+    assert data["retry_statuses"] == [429, 503] and data["max_retry_after"] == 0.5
     assert RetryPolicy.from_dict(data) == policy
+    assert RetryPolicy.from_dict(RetryPolicy().to_dict()) == RetryPolicy()
 
 
 def test_policy_defaults() -> None:
@@ -121,7 +135,14 @@ def test_policy_defaults() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_attempts": 0}, {"multiplier": 0.5}, {"jitter": 1.5}, {"deadline": 0}, {"initial_backoff": -1}],
+    [
+        {"max_attempts": 0},
+        {"multiplier": 0.5},
+        {"jitter": 1.5},
+        {"deadline": 0},
+        {"initial_backoff": -1},
+        {"max_retry_after": -1},
+    ],
 )
 def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
@@ -141,6 +162,8 @@ CONNECT = Outcome(OutcomeKind.CONNECT_ERROR, detail="ConnectionRefusedError")
 RESET = Outcome(OutcomeKind.RESET)
 TIMEOUT = Outcome(OutcomeKind.TIMEOUT)
 TRUNCATED = Outcome(OutcomeKind.TRUNCATED)
+INVALID = Outcome(OutcomeKind.INVALID_REQUEST, detail="InvalidURL")
+REDIRECTS = Outcome(OutcomeKind.TOO_MANY_REDIRECTS)
 
 
 def status(code: int, retry_after: float | None = None) -> Outcome:
@@ -167,6 +190,8 @@ def status(code: int, retry_after: float | None = None) -> Outcome:
         (status(404), False, False, False),
         (status(409), False, False, False),
         (status(501), False, False, False),
+        (INVALID, False, False, False),
+        (REDIRECTS, False, False, False),
         # job-creating requests: only provably unprocessed failures are resent
         (CONNECT, True, True, False),
         (status(429), True, True, False),
@@ -181,6 +206,8 @@ def status(code: int, retry_after: float | None = None) -> Outcome:
         (status(408), True, False, False),
         (status(409), True, False, False),
         (status(501), True, False, False),
+        (INVALID, True, False, False),
+        (REDIRECTS, True, False, False),
     ],
 )
 def test_decision_table(outcome: Outcome, creates: bool, retry: bool, ambiguous: bool) -> None:

@@ -573,7 +573,7 @@ def test_conversation_entity_matches_analytics(gc: str) -> None:
     record = next(
         r
         for r in generate_conversations(SEED, DAY, DAY + timedelta(days=1))
-        if r["participants"][0]["participantName"] == TRICKY_NAMES[0]
+        if r["participants"][0].get("participantName") == TRICKY_NAMES[0]
     )
     conversation = requests.get(
         f"{gc}/api/v2/conversations/{record['conversationId']}", headers=headers, timeout=5
@@ -651,3 +651,161 @@ def test_basic_header_parsing_is_strict(gc: str) -> None:
         timeout=5,
     )
     assert garbage.status_code == 401 and garbage.json()["error"] == "invalid_client"
+
+
+# -- predicates: the operator field ----------------------------------------------------------
+
+
+def test_predicates_carry_their_operator_in_operator(sandbox: SandboxServer, gc: str) -> None:
+    headers = token(gc)
+
+    def query(*predicates: dict[str, Any]) -> requests.Response:
+        body = {
+            "interval": INTERVAL,
+            "paging": {"pageSize": 100},
+            "segmentFilters": [{"type": "and", "predicates": list(predicates)}],
+        }
+        return requests.post(f"{gc}{CONV_QUERY}", json=body, headers=headers, timeout=10)
+
+    with_code = query({"type": "dimension", "dimension": "wrapUpCode", "operator": "exists"})
+    assert with_code.status_code == 200, with_code.text
+    coded = with_code.json()["conversations"]
+    assert coded and all(
+        any(seg.get("wrapUpCode") for p in c["participants"] for s in p["sessions"] for seg in s["segments"])
+        for c in coded
+    )
+    # notExists on a segment filter: some segment lacks a wrap-up code, which every conversation has.
+    assert query({"dimension": "wrapUpCode", "operator": "notExists"}).json()["totalHits"] > len(coded)
+
+    wrong_field = query({"dimension": "purpose", "op_name": "matches", "value": "acd"})
+    message = assert_error_body(wrong_field, 400, "bad.request")["message"]
+    assert "'op_name'" in message and "segmentFilters[0].predicates[0]" in message
+    bad_operator = query({"dimension": "purpose", "operator": "equals", "value": "acd"})
+    assert "'equals'" in assert_error_body(bad_operator, 400, "bad.request")["message"]
+    no_value = query({"dimension": "purpose", "operator": "matches"})
+    assert "needs a value" in assert_error_body(no_value, 400, "bad.request")["message"]
+
+    # A malformed filter is refused when the job is submitted, not when its results are read.
+    bad_job = requests.post(
+        f"{gc}{CONV_JOBS}",
+        json={"interval": INTERVAL, "segmentFilters": [{"type": "and", "predicates": [{"op_name": "x"}]}]},
+        headers=headers,
+        timeout=5,
+    )
+    assert_error_body(bad_job, 400, "bad.request")
+    user_filter = {"type": "or", "predicates": [{"dimension": "userId", "value": "u", "metric": "tTalk"}]}
+    bad_user_job = requests.post(
+        f"{gc}{USER_JOBS}",
+        json={"interval": INTERVAL, "userFilters": [user_filter]},
+        headers=headers,
+        timeout=5,
+    )
+    assert "'metric'" in assert_error_body(bad_user_job, 400, "bad.request")["message"]
+
+    settings(sandbox, strict_predicates=False)  # a lenient server ignores the unknown field
+    assert query({"dimension": "purpose", "op_name": "exists", "value": "acd"}).status_code == 200
+
+
+# -- headers on every response ---------------------------------------------------------------
+
+
+def test_every_response_carries_a_correlation_id_and_rate_limit_headers(
+    sandbox: SandboxServer, gc: str
+) -> None:
+    settings(sandbox, rate_limit_per_minute=4)
+    login = requests.post(
+        f"{gc}/login/oauth/token", data={"grant_type": "client_credentials"}, auth=("id", "pw"), timeout=5
+    )
+    assert login.headers["ININ-Correlation-Id"]
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    responses = [
+        requests.get(f"{gc}/api/v2/organizations/me", headers=headers, timeout=5),
+        requests.get(f"{gc}{CONV_JOBS}/no-such-job", headers=headers, timeout=5),
+        requests.post(f"{gc}{CONV_QUERY}", json={"interval": INTERVAL}, headers=headers, timeout=5),
+        requests.get(f"{gc}/api/v2/users", headers=headers, timeout=5),
+        requests.get(f"{gc}/api/v2/users", headers=headers, timeout=5),
+    ]
+    assert [r.status_code for r in responses] == [200, 404, 200, 200, 429]
+    ids = [r.headers["ININ-Correlation-Id"] for r in responses]
+    assert len(set(ids)) == len(ids) and all(len(i) == 36 for i in ids)
+    assert ids[1] == responses[1].json()["contextId"]
+    assert [r.headers["inin-ratelimit-count"] for r in responses] == ["1", "2", "3", "4", "4"]
+    assert {r.headers["inin-ratelimit-allowed"] for r in responses} == {"4"}
+    assert all(1 <= int(r.headers["inin-ratelimit-reset"]) <= 60 for r in responses)
+
+    anonymous = requests.get(f"{gc}/api/v2/organizations/me", timeout=5)
+    assert anonymous.status_code == 401 and anonymous.headers["ININ-Correlation-Id"]
+    assert "inin-ratelimit-count" not in anonymous.headers  # no token, no budget to report
+    settings(sandbox, ratelimit_headers=False)
+    quiet = requests.get(f"{gc}/api/v2/organizations/me", headers=token(gc), timeout=5)
+    assert quiet.headers["ININ-Correlation-Id"] and "inin-ratelimit-count" not in quiet.headers
+
+
+# -- users -----------------------------------------------------------------------------------
+
+
+def test_get_user_and_expand_presence_and_routing_status(sandbox: SandboxServer, gc: str) -> None:
+    at = "2024-05-01T12:00:00.000Z"
+    settings(sandbox, now=at)
+    headers = token(gc)
+    details = {
+        d["userId"]: d for d in generate_user_details(SEED, DAY, DAY + timedelta(days=1))
+    }  # the timelines the presence report reads
+    listing = requests.get(
+        f"{gc}/api/v2/users", params={"expand": "presence,routingStatus"}, headers=headers, timeout=5
+    ).json()
+    assert listing["selfUri"].endswith("expand=presence%2CroutingStatus")
+    for user in listing["entities"]:
+        presence = next(
+            r for r in details[user["id"]]["primaryPresence"] if r["startTime"] <= at < r["endTime"]
+        )
+        status = next(r for r in details[user["id"]]["routingStatus"] if r["startTime"] <= at < r["endTime"])
+        assert user["presence"]["presenceDefinition"]["id"] == presence["organizationPresenceId"]
+        assert user["presence"]["source"] == "PURECLOUD" and user["presence"]["primary"] is True
+        assert user["routingStatus"] == {
+            "userId": user["id"],
+            "status": status["routingStatus"],
+            "startTime": status["startTime"],
+        }
+    assert {u["routingStatus"]["status"] for u in listing["entities"]} >= {"OFF_QUEUE", "INTERACTING"}
+
+    one = listing["entities"][3]
+    plain = requests.get(f"{gc}/api/v2/users/{one['id']}", headers=headers, timeout=5).json()
+    assert plain["name"] == one["name"] and "presence" not in plain and "routingStatus" not in plain
+    both = requests.get(
+        f"{gc}/api/v2/users/{one['id']}",
+        params=[("expand", "presence"), ("expand", "routingStatus")],
+        headers=headers,
+        timeout=5,
+    ).json()
+    assert both["presence"] == one["presence"] and both["routingStatus"] == one["routingStatus"]
+    assert_error_body(requests.get(f"{gc}/api/v2/users/nobody", headers=headers, timeout=5), 404, "not.found")
+
+
+# -- realistic gaps in the data --------------------------------------------------------------
+
+
+def test_generated_data_has_the_gaps_real_data_has() -> None:
+    records = list(generate_conversations(SEED, DAY, DAY + timedelta(days=2)))
+    outside = [p for r in records for p in r["participants"] if p["purpose"] in ("customer", "external")]
+    customers = [p for p in outside if p.get("attributes")]
+    nameless = [p for p in customers if "participantName" not in p]
+    assert 0.02 < len(nameless) / len(customers) < 0.1
+    assert not set(TRICKY_NAMES) & {p.get("remote") for p in nameless for p in p["sessions"]}
+    assert 0.05 < sum("accountNumber" not in p["attributes"] for p in customers) / len(customers) < 0.16
+    voice = [
+        p["sessions"][0]
+        for p in customers
+        if p["sessions"][0]["mediaType"] == "voice" and p["purpose"] == "customer"
+    ]
+    assert any("ani" not in s for s in voice) and any("dnis" not in s for s in voice)
+    assert sum("ani" in s for s in voice) > 0.9 * len(voice)
+    sessions = [s for r in records for p in r["participants"] for s in p["sessions"]]
+    assert all(s["provider"] for s in sessions)
+    assert {s["provider"] for s in sessions if s["mediaType"] == "voice"} == {"Edge"}
+    flows = [s["flow"] for s in sessions if "flow" in s]
+    assert flows and all(f["entryReason"].startswith("tel:+1800") and f["exitReason"] for f in flows)
+    voice_conversations = [r for r in records if "mediaStatsMinConversationMos" in r]
+    assert all(50 < r["mediaStatsMinConversationRFactor"] < 95 for r in voice_conversations)
+    # Hostile names are never blanked: the reports must escape them.
+    assert set(TRICKY_NAMES) <= {p.get("participantName") for p in customers}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pytest
+import requests
 
 from contact_center_provider.transforms import genesys_schemas as gs
 from contact_center_provider.transforms.genesys_conversations import (
@@ -160,6 +162,8 @@ def test_job_page_exact_values() -> None:
             "media_stats_min_conversation_mos": 4.2,
             "self_served": False,
             "participant_count": 2,
+            "conference_start": None,
+            "media_stats_min_conversation_r_factor": None,
         },
         {
             "conversation_id": "c2",
@@ -173,6 +177,8 @@ def test_job_page_exact_values() -> None:
             "media_stats_min_conversation_mos": None,
             "self_served": None,
             "participant_count": 0,
+            "conference_start": None,
+            "media_stats_min_conversation_r_factor": None,
         },
     ]
     participants = rows(result, "participants")
@@ -300,17 +306,17 @@ def with_unknown_fields() -> dict[str, Any]:
     page["aggregations"] = []
     page["brandNew"] = {"x": 1}
     c1 = page["conversations"][0]
-    c1["conferenceStart"] = "2024-05-01T10:02:00.000Z"
-    c1["mediaStatsMinConversationRFactor"] = 90.5
-    page["conversations"][1]["conferenceStart"] = None  # null: not an occurrence
+    c1["knowledgeBaseIds"] = ["kb1"]
+    c1["surveys"] = [{"surveyId": "s"}]
+    page["conversations"][1]["knowledgeBaseIds"] = None  # null: not an occurrence
     for participant in c1["participants"]:
         participant["screenRecording"] = False
         session = participant["sessions"][0]
-        session["provider"] = "Edge"
+        session["mediaEndpointStats"] = [{"minMos": 4.1}]
         for segment in session["segments"]:
             segment["sipResponseCodes"] = [200]
         session["metrics"][0]["unitOfMeasure"] = "ms"
-    c1["participants"][0]["sessions"][0]["flow"]["entryType"] = "dnis"
+    c1["participants"][0]["sessions"][0]["flow"]["issuedCallback"] = False
     c1["participants"][0]["sessions"][0]["flow"]["outcomes"] = [{"flowOutcome": "x"}]
     return page
 
@@ -318,11 +324,11 @@ def with_unknown_fields() -> dict[str, Any]:
 EXPECTED_UNKNOWN = {
     "page.aggregations": 1,
     "page.brandNew": 1,
-    "conferenceStart": 1,
-    "mediaStatsMinConversationRFactor": 1,
+    "knowledgeBaseIds": 1,
+    "surveys": 1,
     "participants.screenRecording": 2,
-    "participants.sessions.provider": 2,
-    "participants.sessions.flow.entryType": 1,
+    "participants.sessions.mediaEndpointStats": 2,
+    "participants.sessions.flow.issuedCallback": 1,
     "participants.sessions.flow.outcomes": 1,
     "participants.sessions.segments.sipResponseCodes": 4,
     "participants.sessions.metrics.unitOfMeasure": 2,
@@ -646,3 +652,100 @@ def test_lookup_wrong_type_names_entity() -> None:
 
 def test_empty_tables_are_arrow_tables() -> None:
     assert isinstance(users_table([]), pa.Table) and users_table([]).num_rows == 0
+
+
+# --- fields analysts ask for -------------------------------------------------------------------
+
+
+def test_flow_routing_provider_and_conference_fields_are_mapped() -> None:
+    page = job_page()
+    c1 = page["conversations"][0]
+    c1["conferenceStart"] = "2024-05-01T10:02:00.000Z"
+    c1["mediaStatsMinConversationRFactor"] = 90.5
+    session = c1["participants"][0]["sessions"][0]
+    session["flow"] |= {
+        "entryType": "dnis",
+        "entryReason": "tel:+18005551000",
+        "exitReason": "TRANSFER",
+        "transferType": "ACD",
+        "transferTargetName": "Help Desk",
+        "transferTargetAddress": "q1",
+    }
+    session |= {
+        "requestedRoutings": ["Standard", "Bullseye"],
+        "usedRouting": "Bullseye",
+        "provider": "Edge",
+        "callbackUserName": "Jane",
+    }
+    result = flatten_conversation_page(compact(page))
+    assert not result.unknown_fields
+    first = rows(result, "conversations")[0]
+    assert first["conference_start"] == ts("2024-05-01T10:02:00Z")
+    assert first["media_stats_min_conversation_r_factor"] == 90.5
+    sessions = rows(result, "sessions")
+    assert {k: v for k, v in sessions[0].items() if k.startswith("flow_")} == {
+        "flow_id": "f1",
+        "flow_name": "Main IVR",
+        "flow_type": "INBOUNDCALL",
+        "flow_entry_type": "dnis",
+        "flow_entry_reason": "tel:+18005551000",
+        "flow_exit_reason": "TRANSFER",
+        "flow_transfer_type": "ACD",
+        "flow_transfer_target_name": "Help Desk",
+        "flow_transfer_target_address": "q1",
+    }
+    assert (sessions[0]["requested_routings"], sessions[0]["used_routing"]) == (
+        ["Standard", "Bullseye"],
+        "Bullseye",
+    )
+    assert (sessions[0]["provider"], sessions[0]["callback_user_name"]) == ("Edge", "Jane")
+    assert sessions[1]["requested_routings"] is None and sessions[1]["flow_exit_reason"] is None
+    # A wrong type is still named with its path.
+    session["requestedRoutings"] = "Standard"
+    with pytest.raises(
+        RecordError, match=r"'participants\[0\].sessions\[0\].requestedRoutings' must be an array"
+    ):
+        flatten_conversation_page(compact(page))
+
+
+def test_a_demo_like_export_from_the_sandbox_has_no_unknown_fields(sandbox: Any) -> None:
+    """Everything the sandbox serves (jobs with attributes, queries, open conversations) is mapped."""
+    gc = sandbox.vendor_url("genesys_cloud")
+    requests.patch(
+        f"{sandbox.url}/_sandbox/vendors/genesys_cloud/settings",
+        # The last hour still has calls in progress: open records are part of a real export.
+        json={"job_polls_to_complete": 0, "now": "2024-05-01T15:30:00Z", "availability_lag_seconds": 0},
+        timeout=5,
+    ).raise_for_status()
+    auth = requests.post(
+        f"{gc}/login/oauth/token", data={"grant_type": "client_credentials"}, auth=("c", "s"), timeout=5
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {auth}"}
+    interval = "2024-05-01T12:00:00.000Z/2024-05-01T16:00:00.000Z"
+    jobs = "/api/v2/analytics/conversations/details/jobs"
+    job_id = requests.post(f"{gc}{jobs}", json={"interval": interval}, headers=headers, timeout=5).json()[
+        "jobId"
+    ]
+    requests.get(f"{gc}{jobs}/{job_id}", headers=headers, timeout=5).raise_for_status()
+    pages: list[bytes] = []
+    params: dict[str, Any] = {"pageSize": 100}
+    while True:
+        response = requests.get(f"{gc}{jobs}/{job_id}/results", params=params, headers=headers, timeout=10)
+        pages.append(response.content)
+        if "cursor" not in response.json():
+            break
+        params["cursor"] = response.json()["cursor"]
+    query = {"interval": interval, "paging": {"pageSize": 100, "pageNumber": 2}}
+    pages.append(
+        requests.post(
+            f"{gc}/api/v2/analytics/conversations/details/query", json=query, headers=headers, timeout=10
+        ).content
+    )
+    unknown: Counter[str] = Counter()
+    conversations = open_count = 0
+    for result in iter_flatten(pages):
+        unknown.update(result.unknown_fields)
+        conversations += result.conversations
+        open_count += result.tables["conversations"].column("conversation_end").null_count
+    assert conversations > 200 and open_count > 0 and len(pages) > 3
+    assert dict(unknown) == {}

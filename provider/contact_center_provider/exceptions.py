@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 
 class ExportJobError(AirflowException):
@@ -27,3 +27,11 @@ class DataNotAvailableError(ExportJobError):
 
 class IntervalError(AirflowException):
     """The task has no usable export interval."""
+
+
+class ExportSubmitAmbiguous(AirflowFailException):
+    """A submit may have reached the vendor but its answer was lost: not retried, so no second job."""
+
+
+class ExportAuthError(AirflowFailException):
+    """The vendor refused the connection's credentials or permissions: retrying cannot help."""

@@ -80,12 +80,31 @@ def _connection_types() -> list[dict[str, Any]]:
             "conn-fields": {
                 "region": _field(
                     "Region",
-                    "CXone area used for the legacy token and API hosts.",
+                    "CXone area of the API host (and of the access-key token). Leave empty to discover "
+                    "the API host for the token's tenant.",
                     enum=["na1", "au1", "eu1", None],
                 ),
-                "client_id": _field("OAuth Client ID", "Registered back-end app id (OAuth2 password grant)."),
+                "client_id": _field(
+                    "OAuth Client ID",
+                    "Registered back-end app id: switches to the OAuth2 password grant (OpenID discovery).",
+                ),
                 "client_secret": _field(
                     "OAuth Client Secret", "Registered back-end app secret.", format="password"
+                ),
+                "tenant": _field(
+                    "Tenant (call-spacing key)",
+                    "Give every connection of one CXone tenant the same value: they then share the "
+                    "one-call-per-30-seconds gate. Default: the access key id.",
+                ),
+                "call_spacing_seconds": _field(
+                    "Call spacing (seconds)",
+                    "Least time between two calls to the tenant's API (NICE: 30).",
+                    type=["number", "null"],
+                ),
+                "call_spacing_margin_seconds": _field(
+                    "Call spacing margin (seconds)",
+                    "Added to the spacing against network jitter (default 1).",
+                    type=["number", "null"],
                 ),
                 "api_base_url": _url_override("API"),
                 "auth_base_url": _url_override("Authentication"),
@@ -97,8 +116,12 @@ def _connection_types() -> list[dict[str, Any]]:
             "hook-name": "Brightmetrics",
             "ui-field-behaviour": {
                 "hidden-fields": ["host", "schema", "port", "extra"],
-                "relabeling": {"login": "Email", "password": "Password"},
-                "placeholders": {"login": "user@example.com (leave empty when using an API key)"},
+                "relabeling": {"login": "Email (or apikey)", "password": "Password hash"},
+                "placeholders": {
+                    "login": "user@example.com; 'apikey' to send the API key as the password; empty with API Key",
+                    "password": "base64 SHA-256 of the password (python -m "
+                    "contact_center_provider.hooks.brightmetrics_password), or *pass<password>",
+                },
             },
             "conn-fields": {
                 "api_key": _field(
@@ -110,6 +133,11 @@ def _connection_types() -> list[dict[str, Any]]:
                     format="url",
                 ),
                 "timezone": _field("Time zone", "Windows time zone name passed as ?timezone= (default UTC)."),
+                "account": _field(
+                    "Company account",
+                    "Name of the company account the 150 requests a day are counted for; give every "
+                    "connection of one company the same value (default: the login email's domain).",
+                ),
             },
         },
         {
@@ -119,13 +147,31 @@ def _connection_types() -> list[dict[str, Any]]:
             "ui-field-behaviour": {
                 "hidden-fields": ["schema", "extra"],
                 "relabeling": {"host": "GMS base URL", "login": "Username", "password": "Password"},
-                "placeholders": {"host": "https://gms.example.com:8080", "port": "8080"},
+                "placeholders": {
+                    "host": "https://gms.example.com:8080",
+                    "port": "8080",
+                    "login": "HTTP Basic user (empty: GMS without authentication)",
+                },
             },
             "conn-fields": {
                 "files_base_url": _field(
-                    "Export files base URL",
-                    "Where the exported services/states/tasks files can be read from (file://, s3://, https://).",
+                    "Export files location",
+                    "URI where the GMS export directory can be read: file:///mnt/gms-export, "
+                    "s3://bucket/gms-export (gs://, azure:// too; sftp:// is not supported yet).",
                 ),
+                "files_conn_id": _field(
+                    "Export files storage connection",
+                    "Airflow connection for files_base_url (e.g. an AWS connection for s3://).",
+                ),
+                "server_export_dir": _field(
+                    "Export directory on the GMS host",
+                    "The same directory as GMS names it (/var/gms/export, C:/export); prefixes file_prefix.",
+                ),
+                "contact_center_id": _field(
+                    "ContactCenterId",
+                    "Tenant DBID or name, sent as the ContactCenterId header (multi-tenant).",
+                ),
+                "group_id": _field("GroupId", "Business unit, sent as the GroupId header (optional)."),
             },
         },
         {

@@ -84,7 +84,7 @@ with _dag("test_genesys_query") as query_dag:
         **TO_SANDBOX,
     )
 
-JOB_ID = "{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"
+JOB_ID = "{{ ti.xcom_pull(task_ids='submit', key='job_ids')[0] }}"
 
 with _dag("test_genesys_submit_then_sense") as split_dag:
     submit = GenesysCloudDetailsJobOperator(

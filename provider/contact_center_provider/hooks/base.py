@@ -17,6 +17,7 @@ from airflow.sdk import BaseHook
 from contact_center_provider.http import AsyncHttpClient, HttpClient, RetryPolicy
 from contact_center_provider.http.auth import AuthStrategy
 from contact_center_provider.http.errors import ErrorParser, VendorAPIError, default_error_parser
+from contact_center_provider.http.limits import RequestGate
 
 
 @dataclass
@@ -27,6 +28,8 @@ class ClientConfig:
     auth: AuthStrategy | None = None
     headers: dict[str, str] = field(default_factory=dict)
     error_parser: ErrorParser = default_error_parser
+    #: Shared request limit passed before every attempt (see contact_center_provider.http.limits).
+    gate: RequestGate | None = None
 
 
 def connection_extras(conn: Any) -> dict[str, Any]:
@@ -66,15 +69,20 @@ class VendorHook(BaseHook):
         self,
         conn_id: str | None = None,
         *,
-        retry_policy: RetryPolicy | None = None,
+        retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
         timeout: float = 60.0,
         **kwargs: Any,
     ) -> None:
+        # Connection.get_hook() (and the UI's Test button) passes the id as {conn_name_attr: id}.
+        named = kwargs.pop(self.conn_name_attr, None) if hasattr(self, "conn_name_attr") else None
         super().__init__(**kwargs)
-        resolved = conn_id or getattr(self, "default_conn_name", None)
+        resolved = conn_id or named or getattr(self, "default_conn_name", None)
         if not resolved:
             raise ValueError(f"{type(self).__name__} needs a connection id")
         self.conn_id: str = resolved
+        if isinstance(retry_policy, Mapping):
+            # From trigger kwargs, which hold only JSON.
+            retry_policy = RetryPolicy.from_dict(retry_policy)
         self.retry_policy = retry_policy or self.default_retry_policy
         self.timeout = timeout
         self._client: HttpClient | None = None
@@ -96,6 +104,7 @@ class VendorHook(BaseHook):
             timeout=self.timeout,
             headers=config.headers,
             error_parser=config.error_parser,
+            gate=config.gate,
         )
 
     @property
@@ -135,3 +144,8 @@ class VendorHook(BaseHook):
     def check_connection(self) -> str:
         """Make the vendor's cheapest authenticated call; return a short description."""
         raise NotImplementedError
+
+    # -- defaults of the export-job contract (contact_center_provider.jobs.ExportJobHook) --
+    def find_job(self, kind: str, start: Any, end: Any, params: Mapping[str, Any]) -> Any:
+        """Find an already submitted job for the interval; ``None``: this vendor cannot list jobs."""
+        return None

@@ -28,12 +28,12 @@ from contact_center_provider.http.auth import OAuth2ClientCredentials
 from contact_center_provider.http.errors import VendorNotFoundError
 from contact_center_provider.http.paging import CursorPaginator, PageNumberPaginator, iter_pages
 from contact_center_provider.http.ratelimit import AsyncRateLimiter
-from contact_center_provider.triggers.job_state import JobOutcome, JobStatus, map_state
+from contact_center_provider.jobs import JobOutcome, JobRef, JobStatus, LandingSink, job_ref, map_state
 
 Dataset = Literal["conversations", "users"]
 DATASETS: tuple[Dataset, ...] = ("conversations", "users")
 
-#: Genesys job states -> common outcome (unknown states count as running).
+#: Genesys job states -> common outcome (an unknown state is an error naming it).
 GENESYS_CLOUD_STATES: dict[str, JobOutcome] = {
     "QUEUED": JobOutcome.RUNNING,
     "PENDING": JobOutcome.RUNNING,
@@ -89,14 +89,26 @@ def has_filters(query: Mapping[str, Any]) -> bool:
     )
 
 
+def _midnight_at_or_before(value: datetime) -> datetime:
+    utc = value.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+
+
 def split_interval(start: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:
-    """Cut ``[start, end)`` into consecutive pieces no longer than ``max_span``."""
+    """Cut ``[start, end)`` into consecutive pieces no longer than ``max_span``, cut at UTC midnights.
+
+    Queries match conversations by the UTC *day* they started, so two pieces that share a
+    day would both return that day's conversations: every inner cut is a UTC midnight
+    (only the first and last piece may start or end elsewhere).
+    """
     if end <= start:
         raise ValueError(f"Interval end {end.isoformat()} is not after its start {start.isoformat()}")
     pieces = []
     cursor = start
     while cursor < end:
         nxt = min(cursor + max_span, end)
+        if nxt < end and _midnight_at_or_before(nxt) > cursor:
+            nxt = _midnight_at_or_before(nxt)
         pieces.append((cursor, nxt))
         cursor = nxt
     return pieces
@@ -111,14 +123,19 @@ class Page:
     items: int
 
 
-def job_ref(dataset: Dataset, job_id: str) -> dict[str, str]:
-    """The JSON-native job reference the poll trigger carries."""
-    return {"kind": dataset, "job_id": job_id}
+VENDOR = "genesys_cloud"
 
 
-def availability_ref(dataset: Dataset, until: datetime) -> dict[str, str]:
-    """A 'job' that succeeds once the data lake holds data up to ``until``."""
-    return {"kind": "availability", "dataset": dataset, "until": format_instant(until)}
+def details_job_ref(dataset: str, job_id: str) -> JobRef:
+    """The reference of an analytics details job of ``dataset``."""
+    return job_ref(VENDOR, dataset, job_id)
+
+
+def availability_ref(dataset: str, until: datetime) -> JobRef:
+    """A 'job' that succeeds once the data lake holds ``dataset`` data up to ``until``."""
+    return job_ref(
+        VENDOR, "availability", f"availability:{dataset}", dataset=dataset, until=format_instant(until)
+    )
 
 
 class GenesysCloudHook(VendorHook):
@@ -134,17 +151,19 @@ class GenesysCloudHook(VendorHook):
     default_conn_name = "genesys_cloud_default"
     conn_type = "genesys_cloud"
     hook_name = "Genesys Cloud"
-    vendor: ClassVar[str] = "genesys_cloud"
+    vendor: ClassVar[str] = VENDOR
 
     def __init__(
         self,
         genesys_cloud_conn_id: str = default_conn_name,
         *,
         requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+        results_page_size: int = JOB_RESULTS_PAGE_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(genesys_cloud_conn_id, **kwargs)
         self.requests_per_minute = requests_per_minute
+        self.results_page_size = results_page_size
 
     def client_config(self, conn: Any, extras: dict[str, Any]) -> ClientConfig:
         region = (extras.get("region") or "mypurecloud.com").strip().lower()
@@ -175,43 +194,69 @@ class GenesysCloudHook(VendorHook):
         state = data.get("state")
         return JobStatus(
             job_id=job_id,
-            outcome=map_state(GENESYS_CLOUD_STATES, state),
+            outcome=map_state(GENESYS_CLOUD_STATES, state, vendor=VENDOR, job_id=job_id),
             vendor_state=state,
             message=data.get("errorMessage"),
             details={k: data[k] for k in ("submissionDate", "completionDate", "expirationDate") if k in data},
         )
 
     @staticmethod
-    def _availability_status(job: Mapping[str, Any], data: Mapping[str, Any]) -> JobStatus:
+    def _availability_status(job: JobRef, data: Mapping[str, Any]) -> JobStatus:
+        extra = job.get("extra") or {}
         available = data.get("dataAvailabilityDate")
-        reached = available is not None and parse_instant(available) >= parse_instant(job["until"])
+        reached = available is not None and parse_instant(available) >= parse_instant(extra["until"])
         return JobStatus(
-            job_id=f"availability:{job['dataset']}",
+            job_id=job["job_id"],
             outcome=JobOutcome.SUCCEEDED if reached else JobOutcome.RUNNING,
             vendor_state=f"dataAvailabilityDate={available}",
+            details={"dataAvailabilityDate": available},
         )
 
-    # -- sync (workers) -----------------------------------------------------------------
-    def submit_details_job(self, dataset: Dataset, query: Mapping[str, Any]) -> str:
-        """Submit a details job and return its id. Never re-sent once it may have arrived."""
-        response = self.client.request("POST", self._jobs_path(dataset), json=dict(query), creates=True)
-        job_id = response.json().get("jobId")
-        if not job_id:
-            raise ValueError(f"Genesys Cloud accepted the {dataset} job but returned no jobId")
-        return str(job_id)
-
-    def get_job_status(self, job: Mapping[str, Any]) -> JobStatus:
+    def _status_path(self, job: JobRef) -> str:
         if job["kind"] == "availability":
-            return self._availability_status(job, self.get_data_availability_raw(job["dataset"]))
-        data = self.client.get_json(f"{self._jobs_path(job['kind'])}/{job['job_id']}")
+            return f"{self._jobs_path((job.get('extra') or {})['dataset'])}/availability"
+        return f"{self._jobs_path(job['kind'])}/{job['job_id']}"
+
+    def _parse_status(self, job: JobRef, data: Mapping[str, Any]) -> JobStatus:
+        if job["kind"] == "availability":
+            return self._availability_status(job, data)
         return self._job_status(job["job_id"], data)
 
-    def cancel_job(self, job: Mapping[str, Any]) -> None:
+    # -- the export-job contract (sync: workers) -----------------------------------------
+    @staticmethod
+    def job_body(dataset: str, start: datetime, end: datetime, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The details-job body: the interval, the order the API documents, then the user's query."""
+        body: dict[str, Any] = {"interval": format_interval(start, end), "order": "asc"}
+        if dataset == "conversations":
+            body["orderBy"] = "conversationStart"
+        return {**body, **params}
+
+    def submit_job(self, kind: str, start: datetime, end: datetime, params: Mapping[str, Any]) -> JobRef:
+        """Submit a details job for ``[start, end)``. Never re-sent once it may have arrived."""
+        response = self.client.request(
+            "POST", self._jobs_path(kind), json=self.job_body(kind, start, end, params), creates=True
+        )
+        job_id = response.json().get("jobId")
+        if not job_id:
+            raise ValueError(f"Genesys Cloud accepted the {kind} job but returned no jobId")
+        return details_job_ref(kind, str(job_id))
+
+    def get_job_status(self, job: JobRef) -> JobStatus:
+        return self._parse_status(job, self.client.get_json(self._status_path(job)))
+
+    def cancel_job(self, job: JobRef) -> None:
         if job["kind"] == "availability":
             return
         # An unknown job is already gone: nothing to cancel.
         with contextlib.suppress(VendorNotFoundError):
-            self.client.request("DELETE", f"{self._jobs_path(job['kind'])}/{job['job_id']}")
+            self.client.request("DELETE", self._status_path(job))
+
+    def land_result(self, job: JobRef, status: JobStatus, landing: LandingSink) -> dict[str, Any]:
+        """Stream the job's result pages into ``landing``, one page in memory at a time."""
+        dataset: Dataset = "users" if job["kind"] == "users" else "conversations"
+        for page in self.iter_job_results(dataset, job["job_id"], page_size=self.results_page_size):
+            landing.write_page(page.raw, page.items)
+        return {"items_key": ITEMS_KEY[dataset]}
 
     def get_data_availability_raw(self, dataset: str) -> dict[str, Any]:
         data: dict[str, Any] = self.client.get_json(f"{self._jobs_path(dataset)}/availability")
@@ -297,20 +342,16 @@ class GenesysCloudHook(VendorHook):
         return Page(data, response.content, len(data.get("entities") or []))
 
     # -- async (triggers, concurrent enrichment) --------------------------------------
-    async def aget_job_status(self, job: Mapping[str, Any]) -> JobStatus:
+    async def aget_job_status(self, job: JobRef) -> JobStatus:
         client = await self.aclient()
-        if job["kind"] == "availability":
-            data = await client.aget_json(f"{self._jobs_path(job['dataset'])}/availability")
-            return self._availability_status(job, data)
-        data = await client.aget_json(f"{self._jobs_path(job['kind'])}/{job['job_id']}")
-        return self._job_status(job["job_id"], data)
+        return self._parse_status(job, await client.aget_json(self._status_path(job)))
 
-    async def acancel_job(self, job: Mapping[str, Any]) -> None:
+    async def acancel_job(self, job: JobRef) -> None:
         if job["kind"] == "availability":
             return
         client = await self.aclient()
         with contextlib.suppress(VendorNotFoundError):
-            await client.arequest("DELETE", f"{self._jobs_path(job['kind'])}/{job['job_id']}")
+            await client.arequest("DELETE", self._status_path(job))
 
     async def aiter_conversations(
         self, conversation_ids: Sequence[str], *, concurrency: int = 16

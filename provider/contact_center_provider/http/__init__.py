@@ -1,4 +1,4 @@
-"""The one HTTP core every vendor hook is built on: clients, auth, retry policy, errors, paging."""
+"""The one HTTP core every vendor hook is built on: clients, auth, retry policy, errors, paging, limits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contact_center_provider.http.auth import (
     BasicAuth,
     BearerToken,
     OAuth2ClientCredentials,
+    OAuth2PasswordGrant,
     TokenInfo,
     default_token_parser,
 )
@@ -22,11 +23,21 @@ from contact_center_provider.http.errors import (
     VendorClientError,
     VendorNotFoundError,
     VendorRateLimitError,
+    VendorRequestError,
     VendorResponseError,
     VendorServerError,
     VendorTransportError,
     default_error_parser,
     error_class_for_status,
+)
+from contact_center_provider.http.limits import (
+    CallSpacing,
+    LimitStore,
+    LimitStoreError,
+    RequestBudget,
+    RequestBudgetExhausted,
+    RequestGate,
+    limit_store,
 )
 from contact_center_provider.http.paging import (
     CursorPaginator,
@@ -56,18 +67,25 @@ __all__ = [
     "AuthStrategy",
     "BasicAuth",
     "BearerToken",
+    "CallSpacing",
     "CursorPaginator",
     "Decision",
     "ErrorInfo",
     "ErrorParser",
     "HttpClient",
+    "LimitStore",
+    "LimitStoreError",
     "NextUriPaginator",
     "OAuth2ClientCredentials",
+    "OAuth2PasswordGrant",
     "ODataNextLinkPaginator",
     "Outcome",
     "OutcomeKind",
     "PageNumberPaginator",
     "Paginator",
+    "RequestBudget",
+    "RequestBudgetExhausted",
+    "RequestGate",
     "RequestSpec",
     "Response",
     "RetryPolicy",
@@ -77,6 +95,7 @@ __all__ = [
     "VendorClientError",
     "VendorNotFoundError",
     "VendorRateLimitError",
+    "VendorRequestError",
     "VendorResponseError",
     "VendorServerError",
     "VendorTransportError",
@@ -87,5 +106,6 @@ __all__ = [
     "default_token_parser",
     "error_class_for_status",
     "iter_pages",
+    "limit_store",
     "parse_retry_after",
 ]

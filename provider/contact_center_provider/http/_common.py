@@ -1,7 +1,8 @@
 """Pure logic shared by the sync and async clients: URLs, headers, bodies, errors, logging.
 
-Only the I/O (send a request, sleep) is twinned in :mod:`contact_center_provider.http.client`;
-everything that decides *what* to send and *what it means* lives here, once.
+Only the I/O (send a request, pass the gate, sleep) is twinned in
+:mod:`contact_center_provider.http.client`; everything that decides *what* to send and *what it
+means* lives here, once. Nothing here imports an HTTP library.
 """
 
 from __future__ import annotations
@@ -16,21 +17,30 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from requests.structures import CaseInsensitiveDict
-
 from contact_center_provider.http.auth import AuthStrategy
 from contact_center_provider.http.errors import (
     AmbiguousSubmissionError,
     ErrorInfo,
     ErrorParser,
     VendorAPIError,
+    VendorRequestError,
     VendorResponseError,
     VendorTransportError,
     default_error_parser,
     error_class_for_status,
+    query_secrets,
+    redact_urls,
     strip_query,
 )
-from contact_center_provider.http.retry import Decision, Outcome, OutcomeKind, RetryPolicy, decide
+from contact_center_provider.http.limits import RequestBudgetExhausted, RequestGate
+from contact_center_provider.http.retry import (
+    Decision,
+    Outcome,
+    OutcomeKind,
+    RetryPolicy,
+    decide,
+    parse_retry_after,
+)
 
 logger = logging.getLogger("contact_center_provider.http")
 
@@ -48,7 +58,7 @@ class Response:
     """A complete HTTP response.
 
     :param status: HTTP status.
-    :param headers: response headers (case-insensitive).
+    :param headers: response headers (a case-insensitive mapping).
     :param content: the raw body, exactly as received (land it unchanged in the raw zone).
     :param url: ``scheme://host/path`` of the request (query string removed: it may be secret).
     """
@@ -109,30 +119,6 @@ class AttemptState:
         return time.monotonic() - self.started
 
 
-class _RedactQueryFilter(logging.Filter):
-    """Strip query strings from urllib3's DEBUG request lines.
-
-    ``urllib3.connectionpool`` logs ``"GET /path?query HTTP/1.1" 200`` at DEBUG; for a pre-signed
-    download URL the query *is* the credential, so it must not reach task logs.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                arg.split("?", 1)[0] + "?<redacted>" if isinstance(arg, str) and "?" in arg else arg
-                for arg in record.args
-            )
-        return True
-
-
-def _install_log_redaction() -> None:
-    target = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _RedactQueryFilter) for f in target.filters):
-        target.addFilter(_RedactQueryFilter())
-
-
-_install_log_redaction()
-
 _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
@@ -171,6 +157,7 @@ class ClientCore:
         headers: Mapping[str, str] | None = None,
         error_parser: ErrorParser = default_error_parser,
         rng: random.Random | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         if not _ABSOLUTE.match(base_url):
             raise ValueError(f"base_url must be absolute (scheme://host/...), got {strip_query(base_url)!r}")
@@ -182,6 +169,7 @@ class ClientCore:
         self.headers: dict[str, str] = dict(headers or {})
         self.error_parser = error_parser
         self.rng = rng or random.Random()
+        self.gate = gate
         self._base_origin = _origin(self.base_url)
 
     def __repr__(self) -> str:
@@ -189,19 +177,30 @@ class ClientCore:
 
     # -- building a request --------------------------------------------------------------------
 
-    def target(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> Target:
-        """Resolve ``path_or_url`` against the base URL and append ``params`` to its query."""
-        if _ABSOLUTE.match(path_or_url):
-            url = path_or_url
-            same_origin = _origin(url) == self._base_origin
-        else:
-            url = f"{self.base_url}/{path_or_url.lstrip('/')}"
-            same_origin = True
-        query = encode_params(params)
-        if query:
-            parts = urlsplit(url)
-            merged = f"{parts.query}&{query}" if parts.query else query
-            url = urlunsplit((parts.scheme, parts.netloc, parts.path, merged, parts.fragment))
+    def target(self, path_or_url: str, params: Mapping[str, Any] | None = None, method: str = "-") -> Target:
+        """Resolve ``path_or_url`` against the base URL and append ``params`` to its query.
+
+        :raises VendorRequestError: the URL cannot be parsed (named without its query).
+        """
+        try:
+            if _ABSOLUTE.match(path_or_url):
+                url = path_or_url
+                same_origin = _origin(url) == self._base_origin
+            else:
+                url = f"{self.base_url}/{path_or_url.lstrip('/')}"
+                same_origin = True
+            query = encode_params(params)
+            if query:
+                parts = urlsplit(url)
+                merged = f"{parts.query}&{query}" if parts.query else query
+                url = urlunsplit((parts.scheme, parts.netloc, parts.path, merged, parts.fragment))
+        except ValueError as exc:  # urlsplit: "Invalid IPv6 URL" and the like
+            raise VendorRequestError(
+                vendor=self.vendor,
+                method=method,
+                url=strip_query(path_or_url),
+                message=f"invalid URL ({type(exc).__name__}: {exc})",
+            ) from None
         return Target(url=url, safe_url=strip_query(url), same_origin=same_origin)
 
     def use_auth(self, target: Target, authenticate: bool | None) -> bool:
@@ -210,9 +209,10 @@ class ClientCore:
             return False
         return target.same_origin if authenticate is None else authenticate
 
-    def base_headers(
-        self, target: Target, headers: Mapping[str, str] | None, creates: bool
+    def attempt_headers(
+        self, target: Target, headers: Mapping[str, str] | None, creates: bool, content_type: str | None
     ) -> dict[str, str]:
+        """Headers of one attempt, before authentication."""
         # Client-wide headers are vendor API headers: do not send them to foreign hosts
         # (pre-signed object-store URLs may reject unsigned headers).
         merged: dict[str, str] = {"User-Agent": USER_AGENT}
@@ -225,6 +225,8 @@ class ClientCore:
             # keep-alive connection the server already dropped would fail after "sending" and
             # make the submission falsely ambiguous.
             merged["Connection"] = "close"
+        if content_type:
+            merged.setdefault("Content-Type", content_type)
         return merged
 
     @staticmethod
@@ -245,14 +247,44 @@ class ClientCore:
     def make_response(
         self, method: str, target: Target, status: int, headers: Mapping[str, str], content: bytes
     ) -> Response:
+        """Wrap a complete response; ``headers`` must already be case-insensitive."""
         return Response(
             status=status,
-            headers=CaseInsensitiveDict(headers),
+            headers=headers,
             content=content,
             url=target.safe_url,
             vendor=self.vendor,
             method=method,
         )
+
+    @staticmethod
+    def response_outcome(status: int, headers: Mapping[str, str]) -> Outcome:
+        """The outcome of a response whose status was not expected."""
+        retry_after = parse_retry_after(headers.get("Retry-After")) if status >= 400 else None
+        return Outcome.response(status, retry_after)
+
+    # -- the gate ------------------------------------------------------------------------------
+    # Passed right before every attempt is sent (retries and token requests included), after
+    # the auth headers are in hand: fetching a token passes the gate on its own request.
+
+    def _held_back(self, exc: RequestBudgetExhausted, method: str, target: Target) -> RequestBudgetExhausted:
+        return exc.for_request(self.vendor, method, target.safe_url)
+
+    def pass_gate(self, method: str, target: Target) -> None:
+        """Block until the gate lets this attempt through (sync client)."""
+        if self.gate is not None:
+            try:
+                self.gate.acquire()
+            except RequestBudgetExhausted as exc:
+                raise self._held_back(exc, method, target) from None
+
+    async def apass_gate(self, method: str, target: Target) -> None:
+        """Wait until the gate lets this attempt through (async client)."""
+        if self.gate is not None:
+            try:
+                await self.gate.aacquire()
+            except RequestBudgetExhausted as exc:
+                raise self._held_back(exc, method, target) from None
 
     # -- after an attempt ----------------------------------------------------------------------
 
@@ -262,7 +294,7 @@ class ClientCore:
             self.vendor,
             method,
             target.path,
-            result,
+            self.scrub(result),
             state.attempt,
             state.elapsed,
         )
@@ -297,7 +329,7 @@ class ClientCore:
                 self.vendor,
                 method,
                 target.path,
-                decision.reason,
+                self.scrub(decision.reason),
                 state.attempt,
                 self.policy.max_attempts,
                 decision.delay,
@@ -305,13 +337,19 @@ class ClientCore:
             )
         return decision
 
-    def scrub(self, text: str) -> str:
-        """Remove any secret the auth strategy holds from vendor-provided text."""
-        if self.auth is not None:
-            for secret in self.auth.secret_values():
-                if secret and secret in text:
-                    text = text.replace(secret, "***")
-        return text
+    def scrub(self, text: str, target: Target | None = None) -> str:
+        """Remove from ``text`` (vendor-provided or transport text) every secret we know of.
+
+        That is the auth strategy's secrets, the query of ``target`` and its credential-like
+        values (a vendor may echo the URL it was sent), and the query of any URL in the text.
+        """
+        secrets: list[str] = list(self.auth.secret_values()) if self.auth is not None else []
+        if target is not None:
+            secrets.extend(query_secrets(target.url))
+        for secret in sorted(secrets, key=len, reverse=True):
+            if secret and secret in text:
+                text = text.replace(secret, "***")
+        return redact_urls(text)
 
     def failure_error(
         self,
@@ -329,14 +367,18 @@ class ClientCore:
                 info = self.error_parser(response.status, response.headers, response.content)
             except Exception as exc:  # a vendor parser must never hide the real failure
                 info = ErrorInfo(code=None, message=f"(error body not parseable: {type(exc).__name__})")
-        message = self.scrub(info.message)
+        message = self.scrub(info.message, target)
         if outcome.kind is not OutcomeKind.RESPONSE:
-            message = outcome.describe()
+            message = self.scrub(outcome.describe(), target)
         elif decision.exhausted and "deadline" in decision.reason:
             message = f"{message} (stopped: {decision.reason})" if message else decision.reason
         cls: type[VendorAPIError]
         if decision.ambiguous:
             cls = AmbiguousSubmissionError
+        elif outcome.kind is OutcomeKind.INVALID_REQUEST:
+            cls = VendorRequestError
+        elif outcome.kind is OutcomeKind.TOO_MANY_REDIRECTS:
+            cls = VendorResponseError
         elif outcome.kind is OutcomeKind.RESPONSE and outcome.status is not None:
             cls = error_class_for_status(outcome.status)
             if 200 <= outcome.status < 400 and not message:

@@ -1,8 +1,9 @@
 """Authentication strategies usable by both :class:`HttpClient` and :class:`AsyncHttpClient`.
 
 A strategy turns credentials into request headers (``auth_headers`` / ``aauth_headers``). The
-OAuth 2 client-credentials strategy fetches its token through the client it is used by, so the
-token request gets the same retry policy, typed errors and logging as every other call.
+OAuth 2 strategies (client credentials, password grant) fetch their token through the client
+they are used by, so the token request gets the same retry policy, request gate, typed errors
+and logging as every other call.
 
 Every secret and every fetched token is registered with Airflow's secrets masker when Airflow
 is importable, and no strategy ever shows a secret in its ``repr``.
@@ -18,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import quote, quote_plus
 
 from contact_center_provider.http.errors import (
     VendorAPIError,
@@ -37,6 +39,7 @@ __all__ = [
     "BasicAuth",
     "BearerToken",
     "OAuth2ClientCredentials",
+    "OAuth2PasswordGrant",
     "TokenInfo",
     "default_token_parser",
     "mask_secret",
@@ -181,42 +184,39 @@ def default_token_parser(payload: Mapping[str, Any]) -> TokenInfo:
     return TokenInfo(token, float(expires_in) if expires_in is not None else DEFAULT_TOKEN_TTL)
 
 
-class OAuth2ClientCredentials(AuthStrategy):
-    """OAuth 2 client-credentials grant with a cached, proactively refreshed token.
+def _encoded_forms(value: str) -> tuple[str, ...]:
+    """``value`` and how it looks inside a URL-encoded form or query (a vendor may echo either)."""
+    return tuple(dict.fromkeys((value, quote_plus(value), quote(value, safe=""))))
+
+
+class _OAuth2Grant(AuthStrategy):
+    """Token caching and fetching shared by the OAuth 2 grants; subclasses add their form fields.
 
     The token is cached until ``expires_in - refresh_margin`` (at most half its lifetime for very
     short-lived tokens) and shared by sync and async callers. Thread-safe for sync clients,
-    task-safe for async ones.
-
-    :param token_url: absolute URL of the token endpoint.
-    :param client_id: OAuth client id.
-    :param client_secret: OAuth client secret (masked, never logged).
-    :param vendor: vendor key used in errors.
-    :param scope: optional ``scope`` form value.
-    :param credentials_in: ``"basic"`` sends id/secret as HTTP Basic (Genesys), ``"body"`` in the form.
-    :param extra_form: extra form fields for the token request (e.g. ``audience``).
-    :param refresh_margin: seconds before expiry at which the token is refreshed.
-    :param token_parser: parses the token response JSON; override for non-standard vendors.
-
+    task-safe for async ones. No refresh token is used: an expired token is simply granted again.
     Token endpoint answers other than 200 raise :class:`VendorAuthError` carrying the vendor's
-    error code (e.g. ``invalid_client``), except transient failures (connection errors, 429,
-    5xx after retries), which keep their own types so callers can retry later.
+    error code (e.g. ``invalid_client``, ``invalid_grant``), except transient failures
+    (connection errors, 429, 5xx after retries), which keep their own types so callers can
+    retry later.
     """
 
     refreshable: ClassVar[bool] = True
+    grant_type: ClassVar[str]
 
     def __init__(
         self,
         token_url: str,
-        client_id: str,
-        client_secret: str,
         *,
+        client_id: str | None,
+        client_secret: str | None,
         vendor: str,
-        scope: str | None = None,
-        credentials_in: Literal["basic", "body"] = "basic",
-        extra_form: Mapping[str, str] | None = None,
-        refresh_margin: float = 60.0,
-        token_parser: TokenParser | None = None,
+        scope: str | None,
+        credentials_in: Literal["basic", "body"],
+        extra_form: Mapping[str, str] | None,
+        extra_headers: Mapping[str, str] | None,
+        refresh_margin: float,
+        token_parser: TokenParser | None,
     ) -> None:
         if credentials_in not in ("basic", "body"):
             raise ValueError(f"credentials_in must be 'basic' or 'body', got {credentials_in!r}")
@@ -227,6 +227,7 @@ class OAuth2ClientCredentials(AuthStrategy):
         self.scope = scope
         self.credentials_in = credentials_in
         self.extra_form = dict(extra_form or {})
+        self.extra_headers = dict(extra_headers or {})
         self.refresh_margin = refresh_margin
         self.token_parser = token_parser or default_token_parser
         self._token: str | None = None
@@ -234,20 +235,38 @@ class OAuth2ClientCredentials(AuthStrategy):
         self._lock = threading.Lock()
         self._alock: asyncio.Lock | None = None
         self._alock_loop: asyncio.AbstractEventLoop | None = None
-        self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
+        self._basic: str | None = None
+        if client_id is not None and credentials_in == "basic":
+            pair = f"{client_id}:{client_secret or ''}"
+            self._basic = base64.b64encode(pair.encode()).decode("ascii")
         self._secrets_masked = False
+
+    # -- what a grant adds ---------------------------------------------------------------------
+
+    def _grant_form(self) -> dict[str, str]:
+        """The grant's own form fields besides ``grant_type``."""
+        return {}
+
+    def _credentials(self) -> tuple[str, ...]:
+        """The secrets this grant sends (masked and scrubbed, never shown)."""
+        return tuple(v for v in (self._client_secret, self._basic, *self.extra_headers.values()) if v)
+
+    def _repr_fields(self) -> str:
+        return f"client_id={self.client_id!r}, client_secret='***'"
 
     def __repr__(self) -> str:
         return (
-            f"OAuth2ClientCredentials(vendor={self.vendor!r}, token_url={strip_query(self.token_url)!r}, "
-            f"client_id={self.client_id!r}, client_secret='***')"
+            f"{type(self).__name__}(vendor={self.vendor!r}, token_url={strip_query(self.token_url)!r}, "
+            f"{self._repr_fields()})"
         )
 
     def secret_values(self) -> tuple[str, ...]:
-        values = [self._client_secret, self._basic]
+        values: list[str] = []
+        for secret in self._credentials():
+            values.extend(_encoded_forms(secret))
         if self._token:
             values.append(self._token)
-        return tuple(v for v in values if v)
+        return tuple(dict.fromkeys(v for v in values if v))
 
     # -- cache ---------------------------------------------------------------------------------
 
@@ -271,15 +290,16 @@ class OAuth2ClientCredentials(AuthStrategy):
     # -- token request -------------------------------------------------------------------------
 
     def _token_request(self) -> tuple[dict[str, str], dict[str, str]]:
-        form = {"grant_type": "client_credentials", **self.extra_form}
+        form = {"grant_type": self.grant_type, **self._grant_form(), **self.extra_form}
         if self.scope:
             form["scope"] = self.scope
-        headers = {"Accept": "application/json"}
-        if self.credentials_in == "basic":
+        headers = {"Accept": "application/json", **self.extra_headers}
+        if self._basic is not None:
             headers["Authorization"] = f"Basic {self._basic}"
-        else:
+        elif self.client_id is not None:
             form["client_id"] = self.client_id
-            form["client_secret"] = self._client_secret
+            if self._client_secret is not None:
+                form["client_secret"] = self._client_secret
         return form, headers
 
     def _parse(self, response: Response) -> TokenInfo:
@@ -300,7 +320,7 @@ class OAuth2ClientCredentials(AuthStrategy):
     def _as_auth_error(self, exc: VendorAPIError) -> VendorAPIError:
         if isinstance(exc, VendorAuthError | VendorTransportError | VendorRateLimitError | VendorServerError):
             return exc
-        err = VendorAuthError(
+        return VendorAuthError(
             vendor=exc.vendor,
             method=exc.method,
             url=exc.url,
@@ -311,7 +331,6 @@ class OAuth2ClientCredentials(AuthStrategy):
             attempts=exc.attempts,
             elapsed=exc.elapsed,
         )
-        return err
 
     def _fetch(self, client: HttpClient) -> TokenInfo:
         form, headers = self._token_request()
@@ -342,8 +361,8 @@ class OAuth2ClientCredentials(AuthStrategy):
                 token = self._current()
                 if token is None:
                     if not self._secrets_masked:
-                        mask_secret(self._client_secret)
-                        mask_secret(self._basic)
+                        for secret in self._credentials():
+                            mask_secret(secret)
                         self._secrets_masked = True
                     info = self._fetch(client)
                     mask_secret(info.access_token)
@@ -366,10 +385,124 @@ class OAuth2ClientCredentials(AuthStrategy):
                 token = self._current()
                 if token is None:
                     if not self._secrets_masked:
-                        await amask_secret(self._client_secret)
-                        await amask_secret(self._basic)
+                        for secret in self._credentials():
+                            await amask_secret(secret)
                         self._secrets_masked = True
                     info = await self._afetch(client)
                     await amask_secret(info.access_token)
                     token = self._store(info)
         return {"Authorization": f"Bearer {token}"}
+
+
+class OAuth2ClientCredentials(_OAuth2Grant):
+    """OAuth 2 client-credentials grant (RFC 6749 section 4.4) with a cached, proactively refreshed token.
+
+    :param token_url: absolute URL of the token endpoint.
+    :param client_id: OAuth client id.
+    :param client_secret: OAuth client secret (masked, never logged).
+    :param vendor: vendor key used in errors.
+    :param scope: optional ``scope`` form value.
+    :param credentials_in: ``"basic"`` sends id/secret as HTTP Basic (Genesys), ``"body"`` in the form.
+    :param extra_form: extra form fields for the token request (e.g. ``audience``).
+    :param extra_headers: extra headers for the token request, e.g. an API key; their values
+        are treated as secrets (masked, scrubbed from errors).
+    :param refresh_margin: seconds before expiry at which the token is refreshed.
+    :param token_parser: parses the token response JSON; override for non-standard vendors.
+    """
+
+    grant_type: ClassVar[str] = "client_credentials"
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        vendor: str,
+        scope: str | None = None,
+        credentials_in: Literal["basic", "body"] = "basic",
+        extra_form: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        refresh_margin: float = 60.0,
+        token_parser: TokenParser | None = None,
+    ) -> None:
+        super().__init__(
+            token_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            vendor=vendor,
+            scope=scope,
+            credentials_in=credentials_in,
+            extra_form=extra_form,
+            extra_headers=extra_headers,
+            refresh_margin=refresh_margin,
+            token_parser=token_parser,
+        )
+
+
+class OAuth2PasswordGrant(_OAuth2Grant):
+    """OAuth 2 resource-owner password grant (RFC 6749 section 4.3) with a cached token.
+
+    NICE CXone back-end apps send ``grant_type=password`` with the user's access key id and
+    secret as ``username``/``password`` and the registered client's id/secret as HTTP Basic;
+    Genesys CDDS sends Basic plus ``client_id`` in the form (``extra_form``) and an ``x-api-key``
+    header (``extra_headers``). The password, the client secret and their URL-encoded forms are
+    masked and scrubbed from errors; the username is not a secret and may appear.
+
+    :param token_url: absolute URL of the token endpoint.
+    :param username: the ``username`` form field (NICE: the access key id).
+    :param password: the ``password`` form field (NICE: the access key secret; masked).
+    :param client_id: OAuth client id, or ``None`` when the vendor needs none.
+    :param client_secret: OAuth client secret (masked), or ``None``.
+    :param vendor: vendor key used in errors.
+    :param scope: optional ``scope`` form value.
+    :param credentials_in: ``"basic"`` sends client id/secret as HTTP Basic, ``"body"`` as
+        ``client_id``/``client_secret`` form fields.
+    :param extra_form: extra form fields for the token request (not secret).
+    :param extra_headers: extra headers for the token request (CDDS: ``x-api-key``); their values
+        are treated as secrets (masked, scrubbed from errors).
+    :param refresh_margin: seconds before expiry at which the token is granted again.
+    :param token_parser: parses the token response JSON; override for non-standard vendors.
+    """
+
+    grant_type: ClassVar[str] = "password"
+
+    def __init__(
+        self,
+        token_url: str,
+        username: str,
+        password: str,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        vendor: str,
+        scope: str | None = None,
+        credentials_in: Literal["basic", "body"] = "basic",
+        extra_form: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        refresh_margin: float = 60.0,
+        token_parser: TokenParser | None = None,
+    ) -> None:
+        self.username = username
+        self._password = password
+        super().__init__(
+            token_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            vendor=vendor,
+            scope=scope,
+            credentials_in=credentials_in,
+            extra_form=extra_form,
+            extra_headers=extra_headers,
+            refresh_margin=refresh_margin,
+            token_parser=token_parser,
+        )
+
+    def _grant_form(self) -> dict[str, str]:
+        return {"username": self.username, "password": self._password}
+
+    def _credentials(self) -> tuple[str, ...]:
+        return tuple(v for v in (self._password, *super()._credentials()) if v)
+
+    def _repr_fields(self) -> str:
+        return f"username={self.username!r}, password='***', {super()._repr_fields()}"

@@ -1,8 +1,10 @@
-"""The sync (requests) and async (aiohttp) HTTP clients every vendor hook is built on.
+"""The sync and async HTTP clients every vendor hook is built on.
 
-Both share :class:`~contact_center_provider.http._common.ClientCore` (URL/header/body building,
-the retry decision, error mapping); only sending and sleeping are written twice. Async method
-names carry an ``a`` prefix.
+Both send through httpx configured once in :mod:`contact_center_provider.http.transport`
+(proxies and CA bundle from the environment, one failure classification) and share
+:class:`~contact_center_provider.http._common.ClientCore` (URL/header/body building, the gate,
+the retry decision, error mapping); only sending, reading and sleeping are written twice.
+Async method names carry an ``a`` prefix.
 
 Behaviour common to both:
 
@@ -10,10 +12,13 @@ Behaviour common to both:
   ``creates=True`` requests are only resent when the vendor provably did not process them,
   otherwise :class:`AmbiguousSubmissionError` is raised;
 * a 401 with a refreshable auth (OAuth 2) refreshes the token once and resends;
+* every attempt passes the client's :class:`~contact_center_provider.http.limits.RequestGate`
+  (if any) right before it is sent;
 * an absolute URL on another host (pre-signed download, vendor ``next`` link) gets no
   credentials and no client-wide headers; query strings never reach logs or errors;
 * a status outside ``expect`` raises the typed error for it
-  (:func:`~contact_center_provider.http.errors.error_class_for_status`).
+  (:func:`~contact_center_provider.http.errors.error_class_for_status`); a request that cannot
+  be sent (invalid URL) raises :class:`~contact_center_provider.http.errors.VendorRequestError`.
 """
 
 from __future__ import annotations
@@ -25,11 +30,9 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-import aiohttp
-import requests
-import urllib3.exceptions
-from yarl import URL
+import httpx
 
+from contact_center_provider.http import transport
 from contact_center_provider.http._common import (
     DEFAULT_EXPECT,
     MAX_ERROR_BODY,
@@ -41,87 +44,45 @@ from contact_center_provider.http._common import (
     Target,
 )
 from contact_center_provider.http.errors import VendorTransportError
-from contact_center_provider.http.retry import Outcome, OutcomeKind, parse_retry_after
+from contact_center_provider.http.retry import Outcome
+from contact_center_provider.http.transport import Phase
 
 __all__ = ["AsyncHttpClient", "HttpClient", "Response"]
 
 
-def _root_cause_name(exc: BaseException) -> str:
-    """Name the innermost cause (never ``str(exc)``: requests puts the full URL, query included, in it)."""
-    seen: set[int] = set()
-    current: BaseException = exc
-    while id(current) not in seen:
-        seen.add(id(current))
-        inner: Any = current.__cause__ or current.__context__
-        if inner is None and current.args and isinstance(current.args[0], BaseException):
-            inner = current.args[0]
-        if isinstance(current, urllib3.exceptions.MaxRetryError) and current.reason is not None:
-            inner = current.reason
-        if not isinstance(inner, BaseException):
-            break
-        current = inner
-    return type(current).__name__
-
-
-def _classify_requests_error(exc: requests.RequestException) -> Outcome | None:
-    """Map a requests exception to an :class:`Outcome`; ``None`` for programming errors."""
-    detail = _root_cause_name(exc)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return Outcome(OutcomeKind.CONNECT_ERROR, detail=detail)
-    if isinstance(exc, requests.exceptions.Timeout):
-        return Outcome(OutcomeKind.TIMEOUT, detail=detail)
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
-        return Outcome(OutcomeKind.TRUNCATED, detail=detail)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return Outcome(OutcomeKind.CONNECT_ERROR, detail=detail)
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason: Any = exc.args[0] if exc.args else None
-        if isinstance(reason, urllib3.exceptions.MaxRetryError):
-            reason = reason.reason
-        if isinstance(reason, urllib3.exceptions.NewConnectionError):  # refused, DNS (NameResolutionError)
-            return Outcome(OutcomeKind.CONNECT_ERROR, detail=detail)
-        return Outcome(OutcomeKind.RESET, detail=detail)
-    return None
-
-
-def _classify_aiohttp_error(exc: BaseException) -> Outcome | None:
-    """Map an aiohttp exception to an :class:`Outcome`; ``None`` for programming errors."""
-    detail = type(exc).__name__
-    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
-        return Outcome(OutcomeKind.CONNECT_ERROR, detail=detail)
-    if isinstance(exc, asyncio.TimeoutError):  # SocketTimeoutError, ServerTimeoutError
-        return Outcome(OutcomeKind.TIMEOUT, detail=detail)
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return Outcome(OutcomeKind.TRUNCATED, detail=detail)
-    if isinstance(exc, aiohttp.TooManyRedirects | aiohttp.InvalidURL):
-        return None
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientResponseError):
-        return Outcome(OutcomeKind.RESET, detail=detail)
-    return None
-
-
-def _retry_after(status: int, headers: Mapping[str, str]) -> float | None:
-    return parse_retry_after(headers.get("Retry-After")) if status >= 400 else None
+def _interrupted(
+    client: ClientCore, method: str, target: Target, exc: httpx.HTTPError
+) -> VendorTransportError:
+    detail = transport.classify(exc, Phase.BODY).detail
+    return VendorTransportError(
+        vendor=client.vendor,
+        method=method,
+        url=target.safe_url,
+        message=client.scrub(f"download interrupted ({detail}); restart it"),
+    )
 
 
 class HttpClient(ClientCore):
-    """Synchronous client (``requests``) for hooks running in workers.
+    """Synchronous client for hooks running in workers.
 
     :param base_url: the vendor API base, e.g. ``https://api.mypurecloud.com``.
     :param vendor: vendor key used in logs and errors.
     :param auth: how to authenticate (``None``: no credentials).
     :param policy: retry policy.
-    :param timeout: connect and read timeout of one attempt, in seconds.
+    :param timeout: connect, read and write timeout of one attempt, in seconds.
     :param headers: headers sent with every request to the vendor's host.
     :param error_parser: turns an error response into code/message/correlation id.
     :param rng: random source for backoff jitter (seed it for reproducible tests).
+    :param gate: passed right before every attempt (shared request limits, see
+        :mod:`contact_center_provider.http.limits`).
 
+    Proxy and CA settings are read from the environment when the first request is sent.
     Use as a context manager or call :meth:`close`.
     """
 
     # Created on first use (the constructor is ClientCore's, shared with AsyncHttpClient).
-    _session: requests.Session | None = None
-    _fresh_session: requests.Session | None = None
+    _pooled: httpx.Client | None = None
+    _fresh: httpx.Client | None = None
 
     def __enter__(self) -> HttpClient:
         return self
@@ -133,21 +94,21 @@ class HttpClient(ClientCore):
 
     def close(self) -> None:
         """Close pooled connections."""
-        for session in (self._session, self._fresh_session):
+        for session in (self._pooled, self._fresh):
             if session is not None:
                 session.close()
-        self._session = self._fresh_session = None
+        self._pooled = self._fresh = None
 
-    def _get_session(self, creates: bool) -> requests.Session:
-        # Creating requests use their own session whose requests all say "Connection: close",
-        # so its pool never holds a stale keep-alive connection (see ClientCore.base_headers).
+    def _session(self, creates: bool) -> httpx.Client:
+        # Creating requests use a client without a keep-alive pool, so they never go out on a
+        # stale pooled connection (see ClientCore.attempt_headers).
         if creates:
-            if self._fresh_session is None:
-                self._fresh_session = requests.Session()
-            return self._fresh_session
-        if self._session is None:
-            self._session = requests.Session()
-        return self._session
+            if self._fresh is None:
+                self._fresh = transport.sync_client(fresh_connections=True)
+            return self._fresh
+        if self._pooled is None:
+            self._pooled = transport.sync_client()
+        return self._pooled
 
     def _send(
         self,
@@ -162,56 +123,49 @@ class HttpClient(ClientCore):
         expect: tuple[int, ...],
         authenticate: bool | None,
         stream: bool,
-    ) -> tuple[Target, requests.Response, Response | None]:
+    ) -> tuple[Target, httpx.Response, Response | None]:
         """The retry loop. Returns the open response (stream) or the complete one."""
-        target = self.target(path_or_url, params)
+        target = self.target(path_or_url, params, method)
         body, content_type = self.encode_body(json, data)
         use_auth = self.use_auth(target, authenticate)
-        session = self._get_session(creates)
+        session = self._session(creates)
+        limits = transport.timeout(self.timeout)
         state = AttemptState()
         while True:
             state.attempt += 1
-            sent_headers = self.base_headers(target, headers, creates)
-            if content_type:
-                sent_headers.setdefault("Content-Type", content_type)
+            sent_headers = self.attempt_headers(target, headers, creates, content_type)
             auth_headers: dict[str, str] = {}
             if use_auth and self.auth is not None:
                 auth_headers = self.auth.auth_headers(self)
                 sent_headers.update(auth_headers)
-            raw: requests.Response | None = None
+            self.pass_gate(method, target)
+            raw: httpx.Response | None = None
             response: Response | None = None
             keep_open = False
+            phase = Phase.SENDING
+            outcome: Outcome
             try:
-                raw = session.request(
-                    method,
-                    target.url,
-                    data=body,
-                    headers=sent_headers,
-                    timeout=(self.timeout, self.timeout),
-                    stream=True,
+                request = session.build_request(
+                    method, target.url, content=body, headers=sent_headers, timeout=limits
                 )
+                raw = session.send(request, stream=True)
+                phase = Phase.BODY
                 if stream and raw.status_code in expect:
                     keep_open = True
                     self.log_attempt(method, target, state, str(raw.status_code))
                     return target, raw, None
-                content = raw.raw.read(MAX_ERROR_BODY, decode_content=True) if stream else raw.content
+                content = self._read_capped(raw) if stream else raw.read()
                 response = self.make_response(method, target, raw.status_code, raw.headers, content)
-                outcome = Outcome.response(raw.status_code, _retry_after(raw.status_code, raw.headers))
-            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                classified = (
-                    _classify_requests_error(exc)
-                    if isinstance(exc, requests.RequestException)
-                    else Outcome(OutcomeKind.TRUNCATED, detail=type(exc).__name__)
-                )
-                if classified is None:
-                    raise
-                outcome = classified
+                outcome = self.response_outcome(raw.status_code, raw.headers)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                outcome = transport.classify(exc, phase)
             finally:
                 if raw is not None and not keep_open:
                     raw.close()
             self.log_attempt(method, target, state, outcome.describe())
             if response is not None and response.status in expect:
-                return target, raw, response  # type: ignore[return-value]
+                assert raw is not None
+                return target, raw, response
             decision = self.on_failure(method, target, state, outcome, creates, use_auth)
             if not decision.retry:
                 raise self.failure_error(method, target, state, outcome, decision, response)
@@ -219,6 +173,16 @@ class HttpClient(ClientCore):
                 self.auth.invalidate(auth_headers)
             if decision.delay > 0:
                 time.sleep(decision.delay)
+
+    @staticmethod
+    def _read_capped(raw: httpx.Response) -> bytes:
+        """The first bytes of an error body met while streaming (the rest is discarded)."""
+        buffer = bytearray()
+        for chunk in raw.iter_bytes():
+            buffer += chunk
+            if len(buffer) >= MAX_ERROR_BODY:
+                break
+        return bytes(buffer[:MAX_ERROR_BODY])
 
     def request(
         self,
@@ -324,32 +288,27 @@ class HttpClient(ClientCore):
             raw.close()
 
     def _iter_chunks(
-        self, method: str, target: Target, raw: requests.Response, chunk_size: int
+        self, method: str, target: Target, raw: httpx.Response, chunk_size: int
     ) -> Iterator[bytes]:
         error: VendorTransportError | None = None
         try:
-            yield from raw.iter_content(chunk_size)
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            error = VendorTransportError(
-                vendor=self.vendor,
-                method=method,
-                url=target.safe_url,
-                message=f"download interrupted ({_root_cause_name(exc)}); restart it",
-            )
+            yield from raw.iter_bytes(chunk_size)
+        except httpx.HTTPError as exc:
+            error = _interrupted(self, method, target, exc)
         if error is not None:
-            raise error
+            raise error  # outside the except block: the httpx exception is not chained
 
 
 class AsyncHttpClient(ClientCore):
-    """Asynchronous client (``aiohttp``) for triggers and async code; same constructor as :class:`HttpClient`.
+    """Asynchronous client for triggers and async code; same constructor as :class:`HttpClient`.
 
-    The ``aiohttp.ClientSession`` is created lazily inside the running loop; use
-    ``async with`` or call :meth:`aclose`. One instance serves one event loop.
+    The httpx client is created lazily inside the running loop; use ``async with`` or call
+    :meth:`aclose`. One instance serves one event loop.
     """
 
     # Created lazily inside the running loop (the constructor is ClientCore's).
-    _session: aiohttp.ClientSession | None = None
-    _fresh_session: aiohttp.ClientSession | None = None
+    _pooled: httpx.AsyncClient | None = None
+    _fresh: httpx.AsyncClient | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> AsyncHttpClient:
@@ -361,14 +320,14 @@ class AsyncHttpClient(ClientCore):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the sessions (and their connections)."""
-        for session in (self._session, self._fresh_session):
+        """Close the httpx clients (and their connections)."""
+        for session in (self._pooled, self._fresh):
             if session is not None:
-                await session.close()
-        self._session = self._fresh_session = None
+                await session.aclose()
+        self._pooled = self._fresh = None
         self._loop = None
 
-    def _get_session(self, creates: bool) -> aiohttp.ClientSession:
+    def _session(self, creates: bool) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         if self._loop is not None and self._loop is not loop:
             raise RuntimeError(
@@ -377,13 +336,12 @@ class AsyncHttpClient(ClientCore):
             )
         self._loop = loop
         if creates:
-            if self._fresh_session is None:
-                # force_close: every creating request gets a fresh connection (no stale keep-alive).
-                self._fresh_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
-            return self._fresh_session
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        return self._session
+            if self._fresh is None:
+                self._fresh = transport.async_client(fresh_connections=True)
+            return self._fresh
+        if self._pooled is None:
+            self._pooled = transport.async_client()
+        return self._pooled
 
     async def _asend(
         self,
@@ -398,45 +356,45 @@ class AsyncHttpClient(ClientCore):
         expect: tuple[int, ...],
         authenticate: bool | None,
         stream: bool,
-    ) -> tuple[Target, aiohttp.ClientResponse, Response | None]:
+    ) -> tuple[Target, httpx.Response, Response | None]:
         """The async retry loop; mirrors :meth:`HttpClient._send`."""
-        target = self.target(path_or_url, params)
+        target = self.target(path_or_url, params, method)
         body, content_type = self.encode_body(json, data)
         use_auth = self.use_auth(target, authenticate)
-        session = self._get_session(creates)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout)
-        # encoded=True: send the URL byte for byte (re-quoting would break pre-signed signatures).
-        url = URL(target.url, encoded=True)
+        session = self._session(creates)
+        limits = transport.timeout(self.timeout)
         state = AttemptState()
         while True:
             state.attempt += 1
-            sent_headers = self.base_headers(target, headers, creates)
-            if content_type:
-                sent_headers.setdefault("Content-Type", content_type)
+            sent_headers = self.attempt_headers(target, headers, creates, content_type)
             auth_headers: dict[str, str] = {}
             if use_auth and self.auth is not None:
                 auth_headers = await self.auth.aauth_headers(self)
                 sent_headers.update(auth_headers)
-            raw: aiohttp.ClientResponse | None = None
+            await self.apass_gate(method, target)
+            raw: httpx.Response | None = None
             response: Response | None = None
             keep_open = False
+            phase = Phase.SENDING
+            outcome: Outcome
             try:
-                raw = await session.request(method, url, data=body, headers=sent_headers, timeout=timeout)
-                if stream and raw.status in expect:
+                request = session.build_request(
+                    method, target.url, content=body, headers=sent_headers, timeout=limits
+                )
+                raw = await session.send(request, stream=True)
+                phase = Phase.BODY
+                if stream and raw.status_code in expect:
                     keep_open = True
-                    self.log_attempt(method, target, state, str(raw.status))
+                    self.log_attempt(method, target, state, str(raw.status_code))
                     return target, raw, None
-                content = await (raw.content.read(MAX_ERROR_BODY) if stream else raw.read())
-                response = self.make_response(method, target, raw.status, raw.headers, content)
-                outcome = Outcome.response(raw.status, _retry_after(raw.status, raw.headers))
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                classified = _classify_aiohttp_error(exc)
-                if classified is None:
-                    raise
-                outcome = classified
+                content = await (self._aread_capped(raw) if stream else raw.aread())
+                response = self.make_response(method, target, raw.status_code, raw.headers, content)
+                outcome = self.response_outcome(raw.status_code, raw.headers)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                outcome = transport.classify(exc, phase)
             finally:
                 if raw is not None and not keep_open:
-                    raw.release()
+                    await raw.aclose()
             self.log_attempt(method, target, state, outcome.describe())
             if response is not None and response.status in expect:
                 assert raw is not None
@@ -448,6 +406,16 @@ class AsyncHttpClient(ClientCore):
                 self.auth.invalidate(auth_headers)
             if decision.delay > 0:
                 await asyncio.sleep(decision.delay)
+
+    @staticmethod
+    async def _aread_capped(raw: httpx.Response) -> bytes:
+        """Async twin of :meth:`HttpClient._read_capped`."""
+        buffer = bytearray()
+        async for chunk in raw.aiter_bytes():
+            buffer += chunk
+            if len(buffer) >= MAX_ERROR_BODY:
+                break
+        return bytes(buffer[:MAX_ERROR_BODY])
 
     async def arequest(
         self,
@@ -534,21 +502,16 @@ class AsyncHttpClient(ClientCore):
         try:
             yield self._aiter_chunks(method.upper(), target, raw, chunk_size)
         finally:
-            raw.release()
+            await raw.aclose()
 
     async def _aiter_chunks(
-        self, method: str, target: Target, raw: aiohttp.ClientResponse, chunk_size: int
+        self, method: str, target: Target, raw: httpx.Response, chunk_size: int
     ) -> AsyncIterator[bytes]:
         error: VendorTransportError | None = None
         try:
-            async for chunk in raw.content.iter_chunked(chunk_size):
+            async for chunk in raw.aiter_bytes(chunk_size):
                 yield chunk
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            error = VendorTransportError(
-                vendor=self.vendor,
-                method=method,
-                url=target.safe_url,
-                message=f"download interrupted ({type(exc).__name__}); restart it",
-            )
+        except httpx.HTTPError as exc:
+            error = _interrupted(self, method, target, exc)
         if error is not None:
             raise error

@@ -9,9 +9,10 @@ query strings (pre-signed download URLs, tokens in links) never appear in them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
     "AmbiguousSubmissionError",
@@ -22,6 +23,7 @@ __all__ = [
     "VendorClientError",
     "VendorNotFoundError",
     "VendorRateLimitError",
+    "VendorRequestError",
     "VendorResponseError",
     "VendorServerError",
     "VendorTransportError",
@@ -48,14 +50,52 @@ def _truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 
 def strip_query(url: str) -> str:
-    """Return ``scheme://host/path`` of ``url``: no query string, no fragment, no user info."""
-    parts = urlsplit(url)
+    """Return ``scheme://host/path`` of ``url``: no query string, no fragment, no user info.
+
+    Never raises: a URL too broken to parse is cut at its first ``?`` or ``#`` (and user info
+    dropped), so an error about an invalid URL can still name it without its secrets.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+    except ValueError:  # e.g. "Invalid IPv6 URL", a non-numeric port
+        head = url.split("?", 1)[0].split("#", 1)[0]
+        scheme, sep, rest = head.partition("://")
+        if not sep:
+            return head
+        netloc, slash, path = rest.partition("/")
+        return f"{scheme}://{netloc.rsplit('@', 1)[-1]}{slash}{path}"
     if not parts.scheme:
         return parts.path
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
+
+
+_URL_QUERY = re.compile(r"((?:[a-zA-Z][a-zA-Z0-9+.-]*://|/)[^\s?'\"<>]*)\?[^\s'\"<>]+")
+#: Query parameter names whose values are credentials (pre-signed URLs, tokens in links).
+_SECRET_PARAM = re.compile(r"sig|token|key|secret|password|credential|auth|code|session", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """Replace the query string of every URL-like token in ``text`` by ``<redacted>``."""
+    return _URL_QUERY.sub(r"\1?<redacted>", text)
+
+
+def query_secrets(url: str) -> tuple[str, ...]:
+    """Parts of ``url``'s query that must not be shown: the whole query string, and the values
+    (raw and decoded) of parameters named like credentials (``X-Amz-Signature``, ``token``...)."""
+    query = url.partition("?")[2].partition("#")[0]
+    if not query:
+        return ()
+    found = [query]
+    for pair in query.split("&"):
+        name, _, raw = pair.partition("=")
+        if raw and _SECRET_PARAM.search(name):
+            found.append(raw)
+    found.extend(value for name, value in parse_qsl(query) if value and _SECRET_PARAM.search(name))
+    # Longest first, so a value is not half-replaced through a shorter one it contains.
+    return tuple(sorted(set(found), key=len, reverse=True))
 
 
 class VendorAPIError(Exception):
@@ -102,7 +142,10 @@ class VendorAPIError(Exception):
     @property
     def path(self) -> str:
         """The URL path of the failed request."""
-        return urlsplit(self.url).path or self.url
+        try:
+            return urlsplit(self.url).path or self.url
+        except ValueError:  # an unparseable URL (VendorRequestError): url is already query-free
+            return self.url
 
     def _what(self) -> str:
         """Describe the failure itself (status/code or transport kind)."""
@@ -162,8 +205,16 @@ class VendorTransportError(VendorAPIError):
     """No usable response: connection refused/reset, timeout, or a truncated body (``status`` is None)."""
 
 
+class VendorRequestError(VendorAPIError):
+    """The request could not be sent as given: an invalid URL or header, or a scheme other than http(s).
+
+    Nothing reached the vendor and resending will not help: check the connection's base URL,
+    or the link the vendor returned (``status`` is None).
+    """
+
+
 class VendorResponseError(VendorAPIError):
-    """The vendor answered, but the body is not what the API documents (bad JSON, missing field)."""
+    """The vendor answered, but not as the API documents (bad JSON, missing field, endless redirects)."""
 
 
 class AmbiguousSubmissionError(VendorTransportError):

@@ -128,16 +128,3 @@ class AsyncRateLimiter:
         finally:
             self._window.settle()
             self._settled.set()
-
-
-class RateLimiter:
-    """The blocking twin of :meth:`AsyncRateLimiter.acquire`, for worker-side loops (one thread)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self._window = SlidingWindow(limit, window)
-
-    def acquire(self) -> None:
-        wait = self._window.wait_time()
-        if wait > 0:
-            time.sleep(wait)
-        self._window.record()

@@ -46,6 +46,12 @@ class RetryPolicy:
     :param jitter: relative jitter, e.g. 0.25 spreads a 4 s backoff over 3..5 s.
     :param deadline: seconds after the first attempt past which no retry starts (``None``: no limit).
     :param retry_statuses: statuses retried for idempotent requests.
+    :param max_retry_after: cap on the ``Retry-After`` we honour, in seconds (``None``: honour it
+        fully, the default). Meant for tests and demos against the sandbox; against a real vendor
+        a capped wait usually just earns another 429.
+    :param resend_statuses: statuses that prove a *creating* request was not processed, so it
+        may be resent (when also in ``retry_statuses``). A vendor whose throttling answer is
+        another status (NICE CXone: 403) adds it here.
     """
 
     max_attempts: int = 6
@@ -55,6 +61,8 @@ class RetryPolicy:
     jitter: float = 0.25
     deadline: float | None = 600.0
     retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
+    max_retry_after: float | None = None
+    resend_statuses: frozenset[int] = field(default=SAFE_TO_RESEND_STATUSES)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -67,8 +75,11 @@ class RetryPolicy:
             raise ValueError(f"jitter must be within [0, 1], got {self.jitter}")
         if self.deadline is not None and self.deadline <= 0:
             raise ValueError(f"deadline must be > 0 or None, got {self.deadline}")
+        if self.max_retry_after is not None and self.max_retry_after < 0:
+            raise ValueError(f"max_retry_after must be >= 0 or None, got {self.max_retry_after}")
         # Accept any iterable (e.g. a list from JSON) but store a frozenset.
         object.__setattr__(self, "retry_statuses", frozenset(int(s) for s in self.retry_statuses))
+        object.__setattr__(self, "resend_statuses", frozenset(int(s) for s in self.resend_statuses))
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serializable dict (for trigger kwargs)."""
@@ -80,14 +91,17 @@ class RetryPolicy:
             "jitter": self.jitter,
             "deadline": self.deadline,
             "retry_statuses": sorted(self.retry_statuses),
+            "max_retry_after": self.max_retry_after,
+            "resend_statuses": sorted(self.resend_statuses),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RetryPolicy:
         """Build a policy from :meth:`to_dict` output; unknown keys raise ``TypeError``."""
         values = dict(data)
-        if "retry_statuses" in values:
-            values["retry_statuses"] = frozenset(values["retry_statuses"])
+        for key in ("retry_statuses", "resend_statuses"):
+            if key in values:
+                values[key] = frozenset(values[key])
         return cls(**values)
 
 
@@ -127,8 +141,9 @@ def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, 
     """Seconds to wait after failed attempt number ``attempt`` (1-based).
 
     Exponential (``initial_backoff * multiplier**(attempt-1)``) with +/- ``jitter``, capped by
-    ``max_backoff``, and never less than ``retry_after``: a vendor's ``Retry-After`` beyond
-    ``max_backoff`` is honoured (:func:`decide` stops instead when it passes the deadline).
+    ``max_backoff``, and never less than ``retry_after`` (capped by ``policy.max_retry_after``
+    when set): a vendor's ``Retry-After`` beyond ``max_backoff`` is honoured (:func:`decide`
+    stops instead when it passes the deadline).
     """
     exponent = max(0, attempt - 1)
     try:
@@ -140,6 +155,8 @@ def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, 
         base *= 1.0 + policy.jitter * rng.uniform(-1.0, 1.0)
     delay = min(max(0.0, base), policy.max_backoff)
     if retry_after is not None:
+        if policy.max_retry_after is not None:
+            retry_after = min(retry_after, policy.max_retry_after)
         delay = max(delay, retry_after)
     return delay
 
@@ -157,6 +174,10 @@ class OutcomeKind(enum.StrEnum):
     TIMEOUT = "timeout"
     #: Status and headers arrived, the body was cut short.
     TRUNCATED = "truncated"
+    #: The request could not be sent as given (invalid URL or header, unsupported scheme).
+    INVALID_REQUEST = "invalid_request"
+    #: The vendor kept redirecting past the client's redirect limit.
+    TOO_MANY_REDIRECTS = "too_many_redirects"
 
 
 _KIND_TEXT = {
@@ -164,6 +185,8 @@ _KIND_TEXT = {
     OutcomeKind.RESET: "connection reset after sending",
     OutcomeKind.TIMEOUT: "read timeout after sending",
     OutcomeKind.TRUNCATED: "response body truncated",
+    OutcomeKind.INVALID_REQUEST: "request not sent: invalid request",
+    OutcomeKind.TOO_MANY_REDIRECTS: "too many redirects",
 }
 
 
@@ -212,10 +235,12 @@ def _is_retryable(outcome: Outcome, policy: RetryPolicy, creates: bool) -> tuple
     """Return ``(retryable, ambiguous)`` ignoring attempt counts and deadlines."""
     if outcome.kind is OutcomeKind.CONNECT_ERROR:
         return True, False
+    if outcome.kind in (OutcomeKind.INVALID_REQUEST, OutcomeKind.TOO_MANY_REDIRECTS):
+        return False, False  # the same request fails the same way again
     if outcome.kind is OutcomeKind.RESPONSE:
         status = outcome.status or 0
         if creates:
-            if status in SAFE_TO_RESEND_STATUSES and status in policy.retry_statuses:
+            if status in policy.resend_statuses and status in policy.retry_statuses:
                 return True, False
             # 500/502/504 say nothing about whether the job was created.
             return False, status in {500, 502, 504}

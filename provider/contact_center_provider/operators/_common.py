@@ -1,4 +1,4 @@
-"""Pieces every export operator shares: the interval, the deferrable default, event handling."""
+"""Pieces every operator shares: the interval, the deferrable default, event handling, asset events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import conf
+from airflow.sdk import AssetAlias, conf
 
 from contact_center_provider.exceptions import (
     ExportJobApiError,
@@ -14,7 +14,7 @@ from contact_center_provider.exceptions import (
     ExportJobTimeout,
     IntervalError,
 )
-from contact_center_provider.triggers.job_state import EventKind, JobEvent
+from contact_center_provider.triggers.events import EventKind, JobEvent
 
 
 def default_deferrable() -> bool:
@@ -86,3 +86,26 @@ def raise_for_event(event: JobEvent, what: str) -> None:
     raise ExportJobFailed(
         f"{what} ended {outcome} (vendor state {event.vendor_state}){detail}. {advice}".strip()
     )
+
+
+def asset_alias(kind: str, vendor_or_report: str, name: str) -> AssetAlias:
+    """The alias an operator declares in ``outlets`` for what it writes (URIs are known only at run time).
+
+    ``kind`` is ``raw``, ``tables`` or ``reports``; e.g. ``contact_center/raw/genesys_cloud/conversations``.
+    """
+    return AssetAlias(name=f"contact_center/{kind}/{vendor_or_report}/{name}")
+
+
+def emit_asset_event(context: Mapping[str, Any], alias: AssetAlias, uri: str, extra: dict[str, Any]) -> None:
+    """Announce that ``uri`` (a dataset, table or report, not one partition) got a new partition.
+
+    The event's ``extra`` carries what consumers filter on: rows, interval, export, job ids.
+    Partition-level assets would flood the asset list (one per hour); the partition is in ``extra``.
+    """
+    from airflow.sdk import Asset
+
+    events = context.get("outlet_events")
+    if events is None:
+        return
+    name = uri.split("://", 1)[-1]
+    events[alias].add(Asset(uri=uri, name=name), extra=extra)

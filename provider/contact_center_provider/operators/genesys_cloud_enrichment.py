@@ -20,9 +20,15 @@ from airflow.sdk import BaseOperator
 
 from contact_center_provider.hooks.genesys_cloud import DEFAULT_REQUESTS_PER_MINUTE, GenesysCloudHook, Page
 from contact_center_provider.operators._common import resolve_interval
-from contact_center_provider.operators.genesys_cloud_tables import _manifest_prefix, partition_start
-from contact_center_provider.storage.raw_zone import RawLanding, for_xcom, iter_pages, read_manifest
-from contact_center_provider.storage.zones import raw_prefix, table_uri
+from contact_center_provider.operators.tables import landing_partition
+from contact_center_provider.storage.raw_zone import (
+    RawLanding,
+    for_xcom,
+    iter_pages,
+    manifest_prefix,
+    read_manifest,
+)
+from contact_center_provider.storage.zones import Partition, raw_prefix, table_uri
 
 VENDOR = "genesys_cloud"
 #: Conversations per landed JSON Lines page of fetched conversations.
@@ -86,32 +92,48 @@ class GenesysCloudEnrichmentOperator(_GenesysTask):
         self.concurrency = concurrency
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any] | None:
-        manifest = read_manifest(_manifest_prefix(self.conversations_manifest), self.output_conn_id)
+        raw = self.conversations_manifest
+        manifest = read_manifest(
+            manifest_prefix(raw if isinstance(raw, str) else dict(raw)), self.output_conn_id
+        )
         if manifest.get("source") == "job":
             self.log.info("Job results already carry participant attributes: no request needed.")
             return None
         ids = conversation_ids(iter_pages(manifest, self.output_conn_id))
-        start = partition_start(context, manifest, task_id=self.task_id)
         landing = RawLanding(
-            raw_prefix(
-                self.output_base_uri, VENDOR, "conversation_entities", start, manifest.get("export_name")
-            ),
+            raw_prefix(self.output_base_uri, VENDOR, "conversation_entities", landing_partition(manifest)),
             self.output_conn_id,
             extension=".jsonl",
         )
-        landing.clear()
         asyncio.run(self._fetch(ids, landing))
         self.log.info("Fetched %d conversations for their participant attributes", landing.records)
-        return for_xcom(landing.finish(vendor=VENDOR, dataset="conversation_entities", source="enrichment"))
+        summary = landing.publish(
+            vendor=VENDOR,
+            dataset="conversation_entities",
+            source="enrichment",
+            interval=manifest.get("interval"),
+            export_name=manifest.get("export_name"),
+        )
+        return for_xcom(summary)
 
     async def _fetch(self, ids: list[str], landing: RawLanding) -> None:
+        """Fetch every conversation and land them in the order of ``ids``, whatever order they arrive in.
+
+        A re-run then writes identical bytes. Only the conversations that arrived ahead of a
+        slower one are held (a reorder buffer), not the whole export.
+        """
+        arrived: dict[str, bytes] = {}
         buffer: list[bytes] = []
+        position = 0
         try:
-            async for _, raw in self.hook.aiter_conversations(ids, concurrency=self.concurrency):
-                buffer.append(raw.strip())
-                if len(buffer) >= ENTITIES_PER_PAGE:
-                    landing.write_page(b"\n".join(buffer) + b"\n", len(buffer))
-                    buffer = []
+            async for cid, raw in self.hook.aiter_conversations(ids, concurrency=self.concurrency):
+                arrived[cid] = raw.strip()
+                while position < len(ids) and ids[position] in arrived:
+                    buffer.append(arrived.pop(ids[position]))
+                    position += 1
+                    if len(buffer) >= ENTITIES_PER_PAGE:
+                        landing.write_page(b"\n".join(buffer) + b"\n", len(buffer))
+                        buffer = []
             if buffer:
                 landing.write_page(b"\n".join(buffer) + b"\n", len(buffer))
         finally:
@@ -121,9 +143,10 @@ class GenesysCloudEnrichmentOperator(_GenesysTask):
 class GenesysCloudLookupsOperator(_GenesysTask):
     """Land the lookup tables reports join to: users, queues, wrap-up codes, presence definitions, organization.
 
-    Raw pages go to ``{base}/raw/genesys_cloud/<lookup>/...`` and one Parquet file per lookup
-    to ``{base}/tables/genesys_cloud/<lookup>/...`` (partitioned by the data interval, so a
-    report reads the names as they were when it ran).
+    Raw pages go to ``{base}/raw/genesys_cloud/lookup_<lookup>/{partition}/`` (apart from the
+    details exports, which have datasets of the same names) and one Parquet file per lookup to
+    ``{base}/tables/genesys_cloud/<lookup>/{partition}/`` (partitioned by the data interval,
+    so a report reads the names as they were when it ran).
 
     :param lookups: which of ``users``, ``queues``, ``wrapup_codes``, ``presence_definitions``,
         ``organization`` to land.
@@ -160,22 +183,25 @@ class GenesysCloudLookupsOperator(_GenesysTask):
             "wrapup_codes": lookups.wrapup_codes_table,
             "presence_definitions": lookups.presence_definitions_table,
         }
-        start, _ = resolve_interval(context, task_id=self.task_id)
+        partition = Partition(*resolve_interval(context, task_id=self.task_id))
         result: dict[str, Any] = {}
         for lookup in self.lookups:
-            landing = RawLanding(raw_prefix(self.output_base_uri, VENDOR, lookup, start), self.output_conn_id)
-            landing.clear()
+            landing = RawLanding(
+                raw_prefix(self.output_base_uri, VENDOR, f"lookup_{lookup}", partition), self.output_conn_id
+            )
             entities: list[Any] = []
             for page in self._pages(lookup):
                 landing.write_page(page.raw, page.items)
                 entities.extend([page.data] if lookup == "organization" else page.data.get("entities") or [])
-            landing.finish(vendor=VENDOR, dataset=lookup, source="lookup")
+            landing.publish(
+                vendor=VENDOR, dataset=f"lookup_{lookup}", source="lookup", interval=partition.interval
+            )
             table = (
                 lookups.organization_table(entities[0])
                 if lookup == "organization"
                 else builders[lookup](entities)
             )
-            uri = table_uri(self.output_base_uri, VENDOR, lookup, start)
+            uri = table_uri(self.output_base_uri, VENDOR, lookup, partition)
             write_table(uri, table, fmt="parquet", conn_id=self.output_conn_id)
             result[lookup] = {"uri": uri, "rows": table.num_rows}
             if lookup == "organization":

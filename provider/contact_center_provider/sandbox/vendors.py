@@ -88,6 +88,11 @@ class VendorSpec:
     :param admin_actions: optional ``POST /_sandbox/vendors/{name}/{action}`` actions.
     :param extra_urls: optional extra named base paths announced by ``__main__``,
         e.g. ``{"login": "/genesys-cloud/login"}``.
+    :param airflow_connection: builds the Airflow connection (``AIRFLOW_CONN_*`` JSON as a
+        dict: ``conn_type``, ``login``, ``password``, ``extra``...) that points at this vendor
+        in a sandbox whose root URL is given (``http://127.0.0.1:8765``). The demo, the tests
+        and the compose stack derive their connections from it, so they never drift.
+    :param default_conn_id: the connection id the example DAGs use for this vendor.
     """
 
     name: str
@@ -98,6 +103,8 @@ class VendorSpec:
     error_body: ErrorBodyBuilder | None = None
     admin_actions: Mapping[str, AdminAction] = field(default_factory=dict)
     extra_urls: Mapping[str, str] = field(default_factory=dict)
+    airflow_connection: Callable[[str], dict[str, Any]] | None = None
+    default_conn_id: str | None = None
 
 
 def discover_vendors() -> dict[str, VendorSpec]:

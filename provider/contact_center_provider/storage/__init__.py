@@ -5,7 +5,7 @@ loaded from their submodules on first attribute access, so DAG files may import
 from here at parse time.
 
 - :mod:`.uri` -- ``split_uri``, ``join_uri``, ``is_local``, ``transport_params``,
-  ``open_uri``, ``exists``, ``read_bytes``, ``list_uris``, ``delete_prefix``.
+  ``open_uri``, ``exists``, ``read_bytes``, ``list_uris``, ``delete_prefix``, ``delete_uris``.
 - :mod:`.atomic` -- ``atomic_open``, ``AtomicWriter``, ``write_bytes``.
 - :mod:`.writers` -- ``ParquetTableWriter``, ``CsvTableWriter``, ``JsonLinesWriter``,
   ``write_table``.
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         MissingStorageExtraError,
         clear_client_cache,
         delete_prefix,
+        delete_uris,
         exists,
         is_local,
         join_uri,
@@ -54,6 +55,7 @@ _EXPORTS: dict[str, str] = {
             "MissingStorageExtraError",
             "clear_client_cache",
             "delete_prefix",
+            "delete_uris",
             "exists",
             "is_local",
             "join_uri",
@@ -93,6 +95,7 @@ __all__ = [
     "clear_client_cache",
     "conform_table",
     "delete_prefix",
+    "delete_uris",
     "exists",
     "is_local",
     "join_uri",

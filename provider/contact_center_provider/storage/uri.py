@@ -33,6 +33,7 @@ __all__ = [
     "MissingStorageExtraError",
     "clear_client_cache",
     "delete_prefix",
+    "delete_uris",
     "exists",
     "is_local",
     "join_uri",
@@ -412,3 +413,45 @@ def delete_prefix(prefix_uri: str, conn_id: str | None = None) -> int:
         for name in keys:
             container.delete_blob(name)
     return len(keys)
+
+
+def delete_uris(uris: list[str], conn_id: str | None = None) -> int:
+    """Delete the given objects (local files or keys in one store); return how many were given.
+
+    Missing objects are not an error. Used to drop files a re-rendered report no longer links to.
+
+    :raises OSError: if the store reports a failed deletion (the key is named).
+    """
+    by_bucket: dict[tuple[str, str | None], list[str]] = {}
+    for uri in uris:
+        scheme, bucket, key = split_uri(uri)
+        if _family(scheme) == "file":
+            try:
+                os.unlink(key)
+            except FileNotFoundError:
+                pass
+            continue
+        if not key or key.endswith("/"):
+            raise ValueError(f"delete_uris() deletes objects, not prefixes ({uri!r})")
+        by_bucket.setdefault((scheme, bucket), []).append(key)
+    for (scheme, bucket), keys in by_bucket.items():
+        family = _family(scheme)
+        if family not in _EXTRAS:
+            raise ValueError(f"delete_uris() does not support {scheme}:// URIs")
+        client = _client(family, conn_id)
+        if family == "s3":
+            for start in range(0, len(keys), 1000):
+                batch = [{"Key": k} for k in keys[start : start + 1000]]
+                response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+                errors = response.get("Errors") or []
+                if errors:
+                    raise OSError(f"could not delete s3://{bucket}/{errors[0].get('Key')}: {errors[0].get('Code')}")
+        elif family == "gs":
+            gcs_bucket = client.bucket(bucket)
+            for name in keys:
+                gcs_bucket.blob(name).delete()
+        else:
+            container = client.get_container_client(bucket)
+            for name in keys:
+                container.delete_blob(name)
+    return len(uris)

@@ -143,6 +143,7 @@ class _AtomicTableWriter:
         self.table_name = table_name
         self.rows = 0
         self._entry: ManifestEntry | None = None
+        self._prepared = False
         self._atomic = AtomicWriter(uri, "wb", conn_id=conn_id, transport_params=transport_params)
 
     @property
@@ -164,6 +165,22 @@ class _AtomicTableWriter:
     def _drop(self) -> None:
         """Release format-level resources after an abort."""
 
+    def prepare(self) -> None:
+        """Finish the file (buffers, footers) without publishing it; :meth:`close` publishes.
+
+        Lets a caller finish several files before publishing any (a set of tables that must
+        appear together). Idempotent; a failure aborts the write.
+        """
+        if self._prepared:
+            return
+        self._check_open()
+        try:
+            self._finish()
+        except BaseException:
+            self.abort()
+            raise
+        self._prepared = True
+
     def close(self) -> ManifestEntry:
         """Finish the file, publish it at :attr:`uri` and return its manifest entry.
 
@@ -172,12 +189,7 @@ class _AtomicTableWriter:
         """
         if self._entry is not None:
             return self._entry
-        self._check_open()
-        try:
-            self._finish()
-        except BaseException:
-            self.abort()
-            raise
+        self.prepare()
         self._atomic.commit()
         self._entry = ManifestEntry(
             uri=self.uri,

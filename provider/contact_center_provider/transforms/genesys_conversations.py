@@ -18,9 +18,10 @@ import functools
 import json
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,8 @@ __all__ = [
     "flatten_conversation_page",
     "iter_flatten",
     "participant_attributes_from_entities",
+    "partition_result",
+    "split_by_conversation",
 ]
 
 S = pa.string()
@@ -66,6 +69,8 @@ _CONVERSATION_FIELDS = [
     ("external_tag", "externalTag", S),
     ("media_stats_min_conversation_mos", "mediaStatsMinConversationMos", pa.float64()),
     ("self_served", "selfServed", pa.bool_()),
+    ("conference_start", "conferenceStart", TS),
+    ("media_stats_min_conversation_r_factor", "mediaStatsMinConversationRFactor", pa.float64()),
 ]
 _PARTICIPANT_FIELDS = [
     ("participant_id", "participantId", S),
@@ -94,8 +99,22 @@ _SESSION_FIELDS = [
     ("outbound_campaign_id", "outboundCampaignId", S),
     ("callback_numbers", "callbackNumbers", pa.list_(S)),
     ("recording", "recording", pa.bool_()),
+    ("requested_routings", "requestedRoutings", pa.list_(S)),
+    ("used_routing", "usedRouting", S),
+    ("provider", "provider", S),
+    ("callback_user_name", "callbackUserName", S),
 ]
-_FLOW_FIELDS = [("flow_id", "flowId", S), ("flow_name", "flowName", S), ("flow_type", "flowType", S)]
+_FLOW_FIELDS = [
+    ("flow_id", "flowId", S),
+    ("flow_name", "flowName", S),
+    ("flow_type", "flowType", S),
+    ("flow_entry_type", "entryType", S),
+    ("flow_entry_reason", "entryReason", S),
+    ("flow_exit_reason", "exitReason", S),
+    ("flow_transfer_type", "transferType", S),
+    ("flow_transfer_target_name", "transferTargetName", S),
+    ("flow_transfer_target_address", "transferTargetAddress", S),
+]
 _SEGMENT_FIELDS = [
     ("segment_type", "segmentType", S),
     ("segment_start", "segmentStart", TS),
@@ -158,18 +177,28 @@ PAGE_PREFIX = "page."
 
 @dataclass
 class FlattenResult:
-    """The tables made from one raw page.
+    """The tables made from one raw page (or from the part of a page that one partition keeps).
 
     :ivar tables: one table per name in ``genesys_schemas.CONVERSATION_TABLES``, each with
         exactly that schema (empty tables for an empty page).
-    :ivar conversations: number of conversations on the page.
-    :ivar unknown_fields: dotted path (``participants.sessions.provider``; ``page.`` for the
+    :ivar conversations: number of conversations in ``tables["conversations"]``.
+    :ivar unknown_fields: dotted path (``participants.mediaEndpointStats``; ``page.`` for the
         envelope) -> number of non-null occurrences of fields we do not map.
+    :ivar outside_windows: conversations :func:`partition_result` dropped because they started
+        in none of its windows (they belong to another run's partition).
+    :ivar duplicates: conversations :func:`partition_result` dropped because they were already
+        kept (an earlier page, an earlier split query, or twice on this page).
+    :ivar parents: for each child table, the row of ``tables["conversations"]`` each of its
+        rows belongs to (filled by the flattener; lets :func:`partition_result` select child
+        rows by position, which stays right even when a page repeats a conversation).
     """
 
     tables: dict[str, pa.Table]
     conversations: int
     unknown_fields: Counter[str] = field(default_factory=Counter)
+    outside_windows: int = 0
+    duplicates: int = 0
+    parents: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 class _Fallback(Exception):
@@ -199,8 +228,13 @@ def _columns(struct: pa.Array, fields: list[tuple[str, str, pa.DataType]]) -> di
     return {column: child(struct, wire, type_) for column, wire, type_ in fields}
 
 
-def _attributes(attrs: pa.Array, conv_ids: pa.Array, part_ids: pa.Array, part_conv: np.ndarray) -> pa.Table:
-    """Unpivot the attributes struct (one string field per key seen on the page)."""
+def _attributes(
+    attrs: pa.Array, conv_ids: pa.Array, part_ids: pa.Array, part_conv: np.ndarray
+) -> tuple[pa.Table, np.ndarray]:
+    """Unpivot the attributes struct (one string field per key seen on the page).
+
+    :returns: the table and, per row, the conversation row it belongs to.
+    """
     rows: list[np.ndarray] = []
     key_ids: list[np.ndarray] = []
     values: list[pa.Array] = []
@@ -215,20 +249,22 @@ def _attributes(attrs: pa.Array, conv_ids: pa.Array, part_ids: pa.Array, part_co
         keys.append(key_field.name)
         values.append(column.take(arrow_ints(where)))
     if not rows:
-        return gs.PARTICIPANT_ATTRIBUTES.empty_table()
+        return gs.PARTICIPANT_ATTRIBUTES.empty_table(), np.zeros(0, dtype=np.int64)
     row = np.concatenate(rows)
     key_id = np.concatenate(key_ids)
     order = np.lexsort((key_id, row))  # group by participant, keys in first-seen order
     row = row[order]
-    return table(
+    conv_row = part_conv[row]
+    attributes = table(
         gs.PARTICIPANT_ATTRIBUTES,
         {
-            "conversation_id": conv_ids.take(arrow_ints(part_conv[row])),
+            "conversation_id": conv_ids.take(arrow_ints(conv_row)),
             "participant_id": part_ids.take(arrow_ints(row)),
             "key": arrow_strings(keys).take(arrow_ints(key_id[order])),
             "value": pa.concat_arrays(values).take(arrow_ints(order)),
         },
     )
+    return attributes, conv_row
 
 
 def _parse(raw: bytes) -> pa.Table:
@@ -298,21 +334,31 @@ def _flatten_fast(raw: bytes, *, count: bool) -> FlattenResult:
 
     metrics = parents(met_sess) | {"metric_ordinal": met_ord} | _columns(met, _METRIC_FIELDS)
 
-    attrs = part.field("attributes")
+    attributes, attr_conv = _attributes(part.field("attributes"), conv_ids, part_ids, part_conv)
     tables = {
         "conversations": table(gs.CONVERSATIONS, conversations),
         "participants": table(gs.PARTICIPANTS, participants),
         "sessions": table(gs.SESSIONS, sessions),
         "segments": table(gs.SEGMENTS, segments),
         "session_metrics": table(gs.SESSION_METRICS, metrics),
-        "participant_attributes": _attributes(attrs, conv_ids, part_ids, part_conv),
+        "participant_attributes": attributes,
     }
-    return FlattenResult(tables, n_conv, unknown)
+    parents = {
+        "participants": part_conv,
+        "sessions": sess_conv,
+        "segments": sess_conv[seg_sess],
+        "session_metrics": sess_conv[met_sess],
+        "participant_attributes": attr_conv,
+    }
+    return FlattenResult(tables, n_conv, unknown, parents=parents)
 
 
-def _attribute_rows(conv_id: str, participant: dict[str, Any], rows: dict[str, list[Any]]) -> None:
+def _attribute_rows(
+    conv_row: int, conv_id: str, participant: dict[str, Any], rows: dict[str, list[Any]]
+) -> None:
     for key, value in (participant.pop("attributes", None) or {}).items():
         if value is not None:
+            rows["_row"].append(conv_row)
             rows["conversation_id"].append(conv_id)
             rows["participant_id"].append(participant.get("participantId"))
             rows["key"].append(key)
@@ -336,7 +382,7 @@ def _flatten_checked(raw: bytes) -> FlattenResult:
     if conversations is not None and not isinstance(conversations, list):
         raise RecordError("conversation details page: field 'conversations' must be an array")
     cleaned = []
-    attributes: dict[str, list[Any]] = {name: [] for name in gs.PARTICIPANT_ATTRIBUTES.names}
+    attributes: dict[str, list[Any]] = {name: [] for name in ["_row", *gs.PARTICIPANT_ATTRIBUTES.names]}
     for i, conv in enumerate(conversations or []):
         if not isinstance(conv, dict):
             raise RecordError(f"conversation #{i} on the page must be a JSON object")
@@ -346,7 +392,7 @@ def _flatten_checked(raw: bytes) -> FlattenResult:
         conv = check_record(conv, _CONVERSATION, f"conversation {conv_id}", "", "", unknown)
         for participant in conv.get("participants") or []:
             if participant is not None:
-                _attribute_rows(conv_id, participant, attributes)
+                _attribute_rows(i, conv_id, participant, attributes)
         cleaned.append(conv)
     page["conversations"] = cleaned
     compact = json.dumps(page, separators=(",", ":")).encode()
@@ -354,6 +400,7 @@ def _flatten_checked(raw: bytes) -> FlattenResult:
         result = _flatten_fast(compact, count=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, _Fallback) as exc:
         raise RecordError(f"conversation details page cannot be converted: {exc}") from None
+    result.parents["participant_attributes"] = np.array(attributes.pop("_row"), dtype=np.int64)
     result.tables["participant_attributes"] = pa.Table.from_pydict(
         attributes, schema=gs.PARTICIPANT_ATTRIBUTES
     )
@@ -400,6 +447,126 @@ def iter_flatten(pages: Iterable[bytes], *, workers: int = 2) -> Iterator[Flatte
         finally:
             for future in pending:
                 future.cancel()
+
+
+# --- exactly once: each conversation in the partition holding its start ----------------------
+
+Window = tuple[datetime, datetime]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_NO_START = np.iinfo(np.int64).min
+
+
+def _window_ms(windows: Sequence[Window]) -> list[tuple[int, int]]:
+    bounds = []
+    for start, end in windows:
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError(f"partition window {start}/{end} must use time-zone aware datetimes")
+        if end <= start:
+            raise ValueError(
+                f"partition window {start.isoformat()}/{end.isoformat()} must end after it starts"
+            )
+        bounds.append(((start - _EPOCH) // _MS, (end - _EPOCH) // _MS))
+    return bounds
+
+
+def _indices(mask: np.ndarray) -> pa.Array:
+    return arrow_ints(np.flatnonzero(mask))
+
+
+def _select(result: FlattenResult, keep: np.ndarray, ids: pa.Array) -> FlattenResult:
+    """The rows of ``result`` that belong to the conversation rows where ``keep`` is true."""
+    tables = {"conversations": result.tables["conversations"].take(_indices(keep))}
+    parents: dict[str, np.ndarray] = {}
+    kept_ids: pa.Array | None = None
+    new_row = np.cumsum(keep) - 1  # old conversation row -> its row in the selection
+    for name, child_table in result.tables.items():
+        if name == "conversations":
+            continue
+        parent = result.parents.get(name)
+        if parent is not None and len(parent) == child_table.num_rows:
+            rows = keep[parent]
+            parents[name] = new_row[parent[rows]]
+            tables[name] = child_table.take(_indices(rows))
+        else:  # a table built elsewhere: select by id (a repeated id keeps all its rows)
+            kept_ids = ids.take(_indices(keep)) if kept_ids is None else kept_ids
+            member = pc.is_in(child_table.column("conversation_id"), value_set=kept_ids)
+            tables[name] = child_table.filter(member)
+    return FlattenResult(tables, int(keep.sum()), parents=parents)
+
+
+def partition_result(result: FlattenResult, windows: Sequence[Window], seen: set[str]) -> list[FlattenResult]:
+    """Split a flattened page so that each conversation lands once, in the window holding its start.
+
+    Details jobs return every conversation whose lifetime *overlaps* their interval, and a
+    query split into pieces returns a conversation in every piece that touches its start day;
+    the tables hold each conversation once, in the partition of its ``conversationStart``.
+    Raw pages are not touched: this only decides which flattened rows each partition keeps.
+
+    :param result: one flattened page (:func:`flatten_conversation_page`, :func:`iter_flatten`).
+    :param windows: ``[start, end)`` per partition, aware datetimes. A conversation that starts
+        in several (overlapping) windows goes to the first; one whose start is in none (or is
+        missing) is dropped and counted in ``outside_windows``.
+    :param seen: ids of conversations already kept by earlier pages of the same export; ids kept
+        here are added to it. A conversation already in ``seen``, or met a second time on this
+        page, is dropped and counted in ``duplicates`` (the first occurrence wins).
+    :returns: one result per window, in the order of ``windows``, each with the same six tables
+        and schemas. Page-level counts (``unknown_fields``, ``outside_windows``, ``duplicates``)
+        are carried by the first result only, so summing over all results gives the page's totals.
+    :raises ValueError: no window, a naive datetime, or a window that does not end after it starts.
+    """
+    if not windows:
+        raise ValueError("partition_result needs at least one window")
+    bounds = _window_ms(windows)
+    conversations = result.tables["conversations"]
+    ids = conversations.column("conversation_id").combine_chunks()
+    starts = conversations.column("conversation_start").combine_chunks().cast(pa.int64())
+    start_ms = ints(starts)
+    if starts.null_count:  # (fill_null would convert a Python scalar, which imports pandas)
+        start_ms = start_ms.copy()
+        start_ms[ints(pc.indices_nonzero(starts.is_null()))] = _NO_START
+    n = len(ids)
+    keep = np.ones(n, dtype=bool)
+    unique = pc.unique(ids)
+    if len(unique) < n:
+        _, first = np.unique(ints(pc.index_in(ids, value_set=unique)), return_index=True)
+        keep[:] = False
+        keep[first] = True
+    # Only this page's ids are looked up in ``seen``: the set can hold a whole day.
+    already = seen.intersection(ids.to_pylist()) if seen else set()
+    if already:
+        was_seen = pc.is_in(ids, value_set=arrow_strings(sorted(already)))
+        keep[ints(pc.indices_nonzero(was_seen))] = False
+    window_of = np.full(n, -1, dtype=np.int64)
+    for number, (low, high) in enumerate(bounds):
+        window_of[keep & (window_of < 0) & (start_ms >= low) & (start_ms < high)] = number
+    placed = window_of >= 0
+    seen.update(ids.take(_indices(placed)).to_pylist())
+    parts = [_select(result, window_of == number, ids) for number in range(len(bounds))]
+    first_part = parts[0]
+    first_part.unknown_fields = Counter(result.unknown_fields)
+    first_part.outside_windows = result.outside_windows + int((keep & ~placed).sum())
+    first_part.duplicates = result.duplicates + int(n - keep.sum())
+    return parts
+
+
+def split_by_conversation(table: pa.Table, kept: Sequence[pa.Array | pa.ChunkedArray]) -> list[pa.Table]:
+    """Split a table keyed by ``conversation_id`` like :func:`partition_result` split the pages.
+
+    For tables that do not come from the details pages, e.g. ``participant_attributes`` built
+    by :func:`participant_attributes_from_entities`: row ``i`` of the answer holds the rows of
+    the conversations whose ids are in ``kept[i]`` (the ``conversation_id`` column of what the
+    ``i``-th window kept). Rows of other conversations are dropped; row order is kept.
+
+    :param table: a table with a ``conversation_id`` column.
+    :param kept: per window, the ids of the conversations it holds.
+    """
+    column = table.column("conversation_id")
+    parts = []
+    for ids in kept:
+        value_set = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        parts.append(table.filter(pc.is_in(column, value_set=value_set.cast(S))))
+    return parts
 
 
 def participant_attributes_from_entities(lines: Iterable[bytes | dict[str, Any]]) -> pa.Table:

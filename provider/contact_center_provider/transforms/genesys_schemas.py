@@ -5,7 +5,8 @@ schema below. Join keys: ``conversation_id`` -> ``participant_id`` -> ``session_
 -> ``segment_ordinal`` / ``metric_ordinal``. Timestamps are UTC with millisecond
 precision (the API's own precision); durations are integer milliseconds.
 
-A field the vendor did not send is null. Ordinals are the 0-based position of the
+A field the vendor did not send is null. Columns added after a table's first release are
+appended at its end, so positional readers (CSV) keep working. Ordinals are the 0-based position of the
 record inside its parent, in the order the API returned it, so "first session" and
 "last customer participant" stay answerable from the tables alone.
 """
@@ -30,6 +31,8 @@ CONVERSATIONS = pa.schema(
         pa.field("media_stats_min_conversation_mos", pa.float64()),
         pa.field("self_served", pa.bool_()),
         pa.field("participant_count", pa.int32()),
+        pa.field("conference_start", TS),
+        pa.field("media_stats_min_conversation_r_factor", pa.float64()),
     ]
 )
 
@@ -72,6 +75,16 @@ SESSIONS = pa.schema(
         pa.field("flow_name", STR),
         pa.field("flow_type", STR),
         pa.field("recording", pa.bool_()),
+        pa.field("flow_entry_type", STR),
+        pa.field("flow_entry_reason", STR),
+        pa.field("flow_exit_reason", STR),
+        pa.field("flow_transfer_type", STR),
+        pa.field("flow_transfer_target_name", STR),
+        pa.field("flow_transfer_target_address", STR),
+        pa.field("requested_routings", pa.list_(STR)),
+        pa.field("used_routing", STR),
+        pa.field("provider", STR),
+        pa.field("callback_user_name", STR),
     ]
 )
 

@@ -3,7 +3,9 @@
 Both paths ask the same questions — how long until the next poll, has the deadline
 passed — so the answers live here once. Intervals grow geometrically from
 ``interval`` to ``max_interval``; a vendor hint (e.g. ``Retry-After`` on an OData
-status monitor) replaces the computed value, and no sleep runs past the deadline.
+status monitor, or on a 429) is a floor: the wait is never shorter than the vendor asked,
+but a hint that repeats the same few seconds on every answer (Brightmetrics' status
+monitor) does not stop the interval from growing. No sleep runs past the deadline.
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ class PollSchedule:
         return self.remaining(now) <= 0
 
     def delay(self, polls: int, hint: float | None = None, now: float | None = None) -> float:
-        """Seconds to wait after the ``polls``-th poll (1-based); never past the deadline."""
+        """Seconds to wait after the ``polls``-th poll (1-based): the schedule's interval, or the
+        vendor's ``hint`` when that is longer; never past the deadline."""
         computed = min(self.interval * self.backoff ** max(polls - 1, 0), self.max_interval)
-        wanted = hint if hint is not None and hint > 0 else computed
+        wanted = max(hint, computed) if hint is not None and hint > 0 else computed
         return max(0.0, min(wanted, self.remaining(now)))
 
     def to_dict(self) -> dict[str, Any]:

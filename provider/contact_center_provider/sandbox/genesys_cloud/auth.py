@@ -118,9 +118,28 @@ class TokenStore:
         while calls and calls[0] <= now - 60.0:
             calls.popleft()
         if len(calls) >= limit:
-            raise rate_limited(math.ceil(calls[len(calls) - limit] + 60.0 - now))
+            error = rate_limited(math.ceil(calls[len(calls) - limit] + 60.0 - now))
+            error.headers.update(self.usage_headers(token))
+            raise error
         calls.append(now)
         return token
+
+    def usage_headers(self, token: Token) -> dict[str, str]:
+        """``inin-ratelimit-count`` (requests in the window), ``-allowed`` (the limit) and
+        ``-reset`` (seconds until the window's oldest request leaves it) for ``token``.
+
+        Empty when ``settings.ratelimit_headers`` is off (Genesys removed these headers in 2021).
+        """
+        settings = self._settings()
+        if not settings.ratelimit_headers:
+            return {}
+        calls = token.calls
+        reset = math.ceil(calls[0] + 60.0 - self._clock()) if calls else 60
+        return {
+            "inin-ratelimit-count": str(len(calls)),
+            "inin-ratelimit-allowed": str(settings.rate_limit_per_minute),
+            "inin-ratelimit-reset": str(max(1, reset)),
+        }
 
     def count(self) -> int:
         """Number of tokens issued since the last reset."""

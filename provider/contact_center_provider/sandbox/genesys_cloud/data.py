@@ -9,7 +9,10 @@ The mix is realistic enough for reports: inbound voice through an IVR and a queu
 (majority; ~10% abandoned in queue: the ``acd`` segment ends with ``disconnectType=peer``
 and no agent joins), outbound voice with an ``external`` party, callbacks, chats, emails
 and messages; blind transfers and conferences; ``accountNumber`` participant attributes;
-and a few hostile customer names (HTML, a spreadsheet formula, ``|`` plus a newline).
+a few hostile customer names (HTML, a spreadsheet formula, ``|`` plus a newline); and the
+gaps real data has: customers without a name, anonymous callers (no ANI), sessions without a
+DNIS, customers without an account number (drawn from a second random stream per
+conversation, so adding them changed no other value).
 
 Records are shared cached dicts: treat them as read-only (copy before changing).
 """
@@ -72,6 +75,18 @@ _MEDIA_MIX = (
 _MEDIA_KINDS = tuple(kind for kind, _ in _MEDIA_MIX)
 _MEDIA_WEIGHTS = tuple(weight for _, weight in _MEDIA_MIX)
 ABANDON_RATE = 0.10
+NO_NAME_RATE = 0.05
+NO_ANI_RATE = 0.04
+NO_DNIS_RATE = 0.02
+NO_ACCOUNT_RATE = 0.10
+#: ``provider`` of a session per media type (free text on the platform; voice is "Edge").
+PROVIDERS = {
+    "voice": "Edge",
+    "callback": "PureCloud Callback",
+    "chat": "PureCloud Webchat v2",
+    "email": "PureCloud Email",
+    "message": "PureCloud Messaging",
+}
 TRANSFER_RATE = 0.08
 CONFERENCE_RATE = 0.04
 HOLD_RATE = 0.3
@@ -301,6 +316,7 @@ def _build(
                 "flowName": "Main IVR",
                 "flowType": "INBOUNDCALL",
                 "entryType": "dnis",
+                "entryReason": dnis,
                 "exitReason": "TRANSFER",
                 "transferType": "ACD",
                 "transferTargetName": queue["name"],
@@ -414,9 +430,39 @@ def _build(
     if conv.conference_start is not None:
         record["conferenceStart"] = format_ms(conv.conference_start)
     if kind in ("voice", "voice_out"):
-        record["mediaStatsMinConversationMos"] = round(rng.uniform(3.6, 4.45), 3)
+        mos = round(rng.uniform(3.6, 4.45), 3)
+        record["mediaStatsMinConversationMos"] = mos
+        # Derived from the MOS (roughly linear over this range), not modelled.
+        record["mediaStatsMinConversationRFactor"] = round(93.2 - (4.41 - mos) * 25, 2)
     record["participants"] = conv.participants
+    _finish(record, random.Random(f"{conversation_id}:gaps"), customer_phone, dnis, name)
     return Generated(start, conv.end, record)
+
+
+def _finish(record: dict[str, Any], rng: random.Random, phone: str, dnis: str, name: str) -> None:
+    """Add session providers and the gaps real records have (second random stream)."""
+    no_name = name not in TRICKY_NAMES and rng.random() < NO_NAME_RATE
+    no_ani = rng.random() < NO_ANI_RATE
+    no_dnis = rng.random() < NO_DNIS_RATE
+    no_account = rng.random() < NO_ACCOUNT_RATE
+    for participant in record["participants"]:
+        outside = participant["purpose"] in ("customer", "external") and participant.get("attributes")
+        if outside and no_name:
+            participant.pop("participantName", None)
+        if outside and no_account:
+            participant["attributes"] = {
+                k: v for k, v in participant["attributes"].items() if k != "accountNumber"
+            }
+        for session in participant["sessions"]:
+            session["provider"] = PROVIDERS[session["mediaType"]]
+            if no_ani and session.get("ani") == phone:
+                del session["ani"]
+            if no_dnis and session.get("dnis") == dnis and record["originatingDirection"] == "inbound":
+                del session["dnis"]
+            if no_name and session.get("remote") == name:
+                session["remote"] = phone  # the platform shows the number when it has no name
+            if no_name and outside:
+                session.pop("callbackUserName", None)
 
 
 @lru_cache(maxsize=512)
@@ -497,10 +543,8 @@ def conversation_count(seed: int, start: datetime, end: datetime, *, per_day: in
     return sum(1 for _ in iter_generated(seed, start, end, per_day=per_day))
 
 
-def find_conversation(
-    seed: int, conversation_id: str, per_day: int = DEFAULT_PER_DAY
-) -> dict[str, Any] | None:
-    """The analytics record of ``conversation_id`` or ``None``."""
+def find_generated(seed: int, conversation_id: str, per_day: int = DEFAULT_PER_DAY) -> Generated | None:
+    """The generated conversation ``conversation_id`` (record and lifetime) or ``None``."""
     decoded = decode_conversation_id(conversation_id)
     if decoded is None:
         return None
@@ -511,7 +555,15 @@ def find_conversation(
         item = conversations_for_day(seed, day, per_day)[index]
     except (IndexError, OverflowError, ValueError):
         return None
-    return item.record if item.record["conversationId"] == conversation_id else None
+    return item if item.record["conversationId"] == conversation_id else None
+
+
+def find_conversation(
+    seed: int, conversation_id: str, per_day: int = DEFAULT_PER_DAY
+) -> dict[str, Any] | None:
+    """The final analytics record of ``conversation_id`` or ``None``."""
+    item = find_generated(seed, conversation_id, per_day)
+    return None if item is None else item.record
 
 
 def without_attributes(record: dict[str, Any]) -> dict[str, Any]:

@@ -15,11 +15,13 @@ from urllib.parse import urlencode
 
 from ..vendors import VendorContext
 from .auth import Token, TokenStore
-from .data import find_conversation, iter_generated, without_attributes
-from .directory import directory, organization
+from .data import find_generated, iter_generated, without_attributes
+from .directory import directory, organization, public
+from .entities import USER_EXPANDS, conversation_entity, user_expands
 from .errors import GenesysApiError
-from .filters import conversation_matches, user_detail_matches
+from .filters import check_filters, conversation_matches, user_detail_matches
 from .jobs import Job, JobKind, JobStore
+from .progress import as_of
 from .settings import GenesysSettings
 from .timefmt import format_ms, format_ts, parse_interval, to_ms
 from .userdata import generate_user_details
@@ -132,10 +134,21 @@ class GenesysCloudModel:
     def expire_tokens(self) -> dict[str, Any]:
         return {"expired": self.tokens.expire_all()}
 
+    def rate_limit_headers(self, token: Token) -> dict[str, str]:
+        """The ``inin-ratelimit-*`` headers of a response to ``token`` (empty when switched off)."""
+        return self.tokens.usage_headers(token)
+
+    # -- the data clock ---------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The data clock: ``settings.now`` when set, else the wall clock (epoch ms)."""
+        pinned = self.settings.now_ms
+        return int(self._clock() * 1000) if pinned is None else pinned
+
     # -- details jobs -----------------------------------------------------------------------
 
     def availability_ms(self) -> int:
-        return int((self._clock() - self.settings.availability_lag_seconds) * 1000)
+        return self.now_ms() - self.settings.availability_lag_seconds * 1000
 
     def availability(self) -> dict[str, str]:
         """``DataAvailabilityResponse``."""
@@ -147,6 +160,7 @@ class GenesysCloudModel:
             raise GenesysApiError(400, "The request body must be a JSON object", "bad.request")
         start, end = parse_interval(body.get("interval"))
         self._check_order(body)
+        check_filters(body, self.settings.strict_predicates)
         job = self.jobs.submit(kind, body["interval"], start, end, body)
         job.query = {**body, "_available_ms": self.availability_ms()}
         return {"jobId": job.id}
@@ -171,20 +185,12 @@ class GenesysCloudModel:
         query = job.query
         available_ms = int(query.get("_available_ms", to_ms(job.end)))
         if job.kind == "users":
-            records = self._user_details(job.start, job.end, query)
+            records = self._user_details(job.start, job.end, query, available_ms)
         else:
-            records = [
-                item.record
-                for item in iter_generated(
-                    self.seed,
-                    job.start,
-                    job.end,
-                    per_day=self.settings.conversations_per_day,
-                    start_day_matching=bool(query.get("startOfDayIntervalMatching")),
-                )
-                if item.start_ms < available_ms and self._conversation_filter(item.record, query)
-            ]
-            records = self._order(records, query)
+            # The data lake as of dataAvailabilityDate: what was in progress then is served open.
+            records = self._conversations(
+                job.start, job.end, query, available_ms, bool(query.get("startOfDayIntervalMatching"))
+            )
         limit = query.get("limit")
         if isinstance(limit, int) and limit > 0:
             records = records[:limit]
@@ -214,6 +220,23 @@ class GenesysCloudModel:
         ordered = sorted(records, key=lambda r: r.get(key, ""))
         return ordered[::-1] if body.get("order") == "desc" else ordered
 
+    def _conversations(
+        self, start: datetime, end: datetime, body: dict[str, Any], at_ms: int, start_day_matching: bool
+    ) -> list[dict[str, Any]]:
+        """Records matching ``body``'s filters, as seen at ``at_ms``, in ``body``'s order."""
+        records = []
+        for item in iter_generated(
+            self.seed,
+            start,
+            end,
+            per_day=self.settings.conversations_per_day,
+            start_day_matching=start_day_matching,
+        ):
+            record = as_of(item, at_ms)
+            if record is not None and self._conversation_filter(record, body):
+                records.append(record)
+        return self._order(records, body)
+
     @staticmethod
     def _conversation_filter(record: dict[str, Any], body: dict[str, Any]) -> bool:
         conversation_filters = _list_field(body, "conversationFilters")
@@ -240,6 +263,7 @@ class GenesysCloudModel:
             raise GenesysApiError(400, "The request body must be a JSON object", "bad.request")
         start, end = parse_interval(body.get("interval"))
         self._check_order(body)
+        check_filters(body, self.settings.strict_predicates)
         has_filters = bool(_list_field(body, "conversationFilters") or _list_field(body, "segmentFilters"))
         max_days = 31 if has_filters else 7
         if end - start > timedelta(days=max_days):
@@ -249,15 +273,7 @@ class GenesysCloudModel:
                 "bad.request",
             )
         size, number = self._paging(body)
-        now_ms = int(self._clock() * 1000)
-        records = [
-            item.record
-            for item in iter_generated(
-                self.seed, start, end, per_day=self.settings.conversations_per_day, start_day_matching=True
-            )
-            if item.start_ms < now_ms and self._conversation_filter(item.record, body)
-        ]
-        records = self._order(records, body)
+        records = self._conversations(start, end, body, self.now_ms(), start_day_matching=True)
         page = records[(number - 1) * size : number * size]
         response: dict[str, Any] = {}
         if page:
@@ -265,11 +281,13 @@ class GenesysCloudModel:
         response["totalHits"] = len(records)
         return response
 
-    def _user_details(self, start: datetime, end: datetime, body: dict[str, Any]) -> list[dict[str, Any]]:
+    def _user_details(
+        self, start: datetime, end: datetime, body: dict[str, Any], at_ms: int
+    ) -> list[dict[str, Any]]:
         user_filters = _list_field(body, "userFilters")
         presence_filters = _list_field(body, "presenceFilters")
         routing_filters = _list_field(body, "routingStatusFilters")
-        details = list(generate_user_details(self.seed, start, end))
+        details = list(generate_user_details(self.seed, start, end, as_of_ms=at_ms))
         if user_filters or presence_filters or routing_filters:
             details = [
                 d for d in details if user_detail_matches(d, user_filters, presence_filters, routing_filters)
@@ -283,6 +301,7 @@ class GenesysCloudModel:
         if not isinstance(body, dict):
             raise GenesysApiError(400, "The request body must be a JSON object", "bad.request")
         start, end = parse_interval(body.get("interval"))
+        check_filters(body, self.settings.strict_predicates)
         if end - start > timedelta(days=31):
             raise GenesysApiError(
                 400,
@@ -290,7 +309,7 @@ class GenesysCloudModel:
                 "bad.request",
             )
         size, number = self._paging(body)
-        details = self._user_details(start, end, body)
+        details = self._user_details(start, end, body, self.now_ms())
         page = details[(number - 1) * size : number * size]
         response: dict[str, Any] = {}
         if page:
@@ -306,8 +325,17 @@ class GenesysCloudModel:
             raise GenesysApiError(400, f"Max page size is {ENTITY_MAX_PAGE_SIZE}", "bad.request")
         return size, _int_param(page_number, "pageNumber", 1)
 
-    def list_users(self, ids: list[str], page_size: Any, page_number: Any) -> dict[str, Any]:
-        """``GET /api/v2/users`` (``id`` may repeat, at most 100)."""
+    def _expanded(self, user: dict[str, Any], expand: Sequence[str]) -> dict[str, Any]:
+        wanted = {e for e in expand if e in USER_EXPANDS}
+        if not wanted:
+            return user
+        org = directory(self.seed)
+        return {**user, **user_expands(self.seed, org, user["id"], self.now_ms(), wanted)}
+
+    def list_users(
+        self, ids: list[str], page_size: Any, page_number: Any, expand: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """``GET /api/v2/users`` (``id`` may repeat, at most 100; ``expand=presence,routingStatus``)."""
         if len(ids) > MAX_USER_IDS:
             raise GenesysApiError(400, f"A maximum of {MAX_USER_IDS} ids may be requested", "bad.request")
         size, number = self._entity_paging(page_size, page_number)
@@ -315,7 +343,17 @@ class GenesysCloudModel:
         if ids:
             wanted = set(ids)
             users = [u for u in users if u["id"] in wanted]
-        return paged_listing(users, "/api/v2/users", size, number, [("id", i) for i in ids])
+        extra = [("id", i) for i in ids] + ([("expand", ",".join(expand))] if expand else [])
+        listing = paged_listing(users, "/api/v2/users", size, number, extra)
+        listing["entities"] = [self._expanded(u, expand) for u in listing["entities"]]
+        return listing
+
+    def get_user(self, user_id: str, expand: Sequence[str] = ()) -> dict[str, Any]:
+        """``GET /api/v2/users/{userId}`` (``expand=presence,routingStatus``)."""
+        user = directory(self.seed).user(user_id)
+        if user is None:
+            raise GenesysApiError(404, f"User {user_id} not found", "not.found")
+        return self._expanded(public(user), expand)
 
     def list_queues(self, page_size: Any, page_number: Any, name: str | None = None) -> dict[str, Any]:
         size, number = self._entity_paging(page_size, page_number)
@@ -368,7 +406,7 @@ class GenesysCloudModel:
     def token_info(self, token: Token) -> dict[str, Any]:
         """``GET /api/v2/tokens/me``."""
         org = self.organization()
-        named = {"id": org["id"], "name": org["name"], "selfUri": org["selfUri"]}
+        named = {"id": org["id"], "name": org["name"]}  # the SDK's NamedEntity: exactly these
         return {
             "organization": named,
             "homeOrganization": named,
@@ -388,61 +426,55 @@ class GenesysCloudModel:
         }
 
     def conversation(self, conversation_id: str) -> dict[str, Any]:
-        """``GET /api/v2/conversations/{id}``: participants carry their analytics ids and attributes."""
-        record = find_conversation(self.seed, conversation_id, self.settings.conversations_per_day)
-        if record is None or record["conversationStart"] > format_ts(self._clock()):
+        """``GET /api/v2/conversations/{id}`` as of the data clock (open while in progress)."""
+        item = find_generated(self.seed, conversation_id, self.settings.conversations_per_day)
+        record = None if item is None else as_of(item, self.now_ms())
+        if record is None:
             raise GenesysApiError(404, f"Unable to find conversation with ID {conversation_id}", "not.found")
-        org = directory(self.seed)
-        queue_names = {q["id"]: q["name"] for q in org.queues}
-        wrapups = {w["id"]: w["name"] for w in org.wrapup_codes}
-        participants = []
-        for p in record["participants"]:
-            segments = [seg for s in p["sessions"] for seg in s["segments"]]
-            session = p["sessions"][0]
-            queue_id = next((seg["queueId"] for seg in segments if seg.get("queueId")), None)
-            code = next((seg["wrapUpCode"] for seg in segments if seg.get("wrapUpCode")), None)
-            connected = next(
-                (seg["segmentStart"] for seg in segments if seg["segmentType"] == "interact"), None
-            )
-            participant: dict[str, Any] = {
-                "id": p["participantId"],
-                "startTime": segments[0]["segmentStart"],
-                "endTime": segments[-1]["segmentEnd"],
-                "name": p.get("participantName"),
-                "purpose": p["purpose"],
-                "participantType": "Internal" if p["purpose"] in ("agent", "acd", "ivr") else "External",
-                "attributes": dict(p.get("attributes", {})),
-            }
-            for key, value in (
-                ("connectedTime", connected),
-                ("userId", p.get("userId")),
-                ("queueId", queue_id),
-                ("queueName", queue_names.get(queue_id or "")),
-                ("ani", session.get("ani")),
-                ("dnis", session.get("dnis")),
-                ("address", session.get("remote")),
-            ):
-                if value is not None:
-                    participant[key] = value
-            if p.get("userId"):
-                participant["userUri"] = f"/api/v2/users/{p['userId']}"
-            if code:
-                participant["wrapup"] = {"code": code, "name": wrapups.get(code, code)}
-            participants.append(participant)
-        return {
-            "id": conversation_id,
-            "startTime": record["conversationStart"],
-            "endTime": record["conversationEnd"],
-            "participants": participants,
-            "recordingState": "NONE",
-            "divisions": [
-                {"division": {"id": d, "selfUri": f"/api/v2/authorization/divisions/{d}"}, "entities": []}
-                for d in record["divisionIds"]
-            ],
-            "selfUri": f"/api/v2/conversations/{conversation_id}",
-        }
+        return conversation_entity(record, directory(self.seed))
 
     # -- admin ------------------------------------------------------------------------------
 
     def job_counters(self) -> dict[str, Any]:
         return self.jobs.counters()
+
+    def ground_truth(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The conversations that *started* in ``body["interval"]``, in their final state.
+
+        What an exactly-once export must converge to: every id once, with its final end and
+        shape. Conversations that have not started by the data clock do not exist yet and are
+        left out; ``openAtNow`` marks those still in progress. ``conversationFilters`` and
+        ``segmentFilters`` (as in a query) select on the final record; ``"records": true``
+        adds each final record.
+
+        :raises ValueError: a malformed interval or filter (the admin API answers 400).
+        """
+        try:
+            start, end = parse_interval(body.get("interval"))
+            check_filters(body, strict=True)
+        except GenesysApiError as error:
+            raise ValueError(error.message) from None
+        now = self.now_ms()
+        start_ms, end_ms = to_ms(start), min(to_ms(end), now)
+        out = []
+        for item in iter_generated(
+            self.seed, start, end, per_day=self.settings.conversations_per_day, start_day_matching=True
+        ):
+            if not start_ms <= item.start_ms < end_ms or not self._conversation_filter(item.record, body):
+                continue
+            record = item.record
+            sessions = [s for p in record["participants"] for s in p["sessions"]]
+            entry: dict[str, Any] = {
+                "conversationId": record["conversationId"],
+                "conversationStart": record["conversationStart"],
+                "conversationEnd": record["conversationEnd"],
+                "openAtNow": item.end_ms > now,
+                "participants": len(record["participants"]),
+                "sessions": len(sessions),
+                "segments": sum(len(s["segments"]) for s in sessions),
+                "metrics": sum(len(s.get("metrics", [])) for s in sessions),
+            }
+            if body.get("records"):
+                entry["record"] = record
+            out.append(entry)
+        return {"interval": body["interval"], "now": format_ms(now), "total": len(out), "conversations": out}

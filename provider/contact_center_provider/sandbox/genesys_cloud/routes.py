@@ -2,12 +2,18 @@
 
 Paths are relative to the vendor base (``/genesys-cloud``): the API lives under
 ``/api/v2`` and the login host under ``/login`` (token at ``/login/oauth/token``).
+
+Every response carries an ``ININ-Correlation-Id`` (the ``contextId`` of an error body);
+authenticated API responses also carry ``inin-ratelimit-count/-allowed/-reset`` (see
+``GenesysSettings.ratelimit_headers``). A request without a usable token has no budget to
+report, so its 401 carries the correlation id only.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +21,7 @@ from aiohttp import web
 
 from ..vendors import VendorRoutes
 from .auth import InvalidClient, Token, parse_basic
-from .errors import GenesysApiError, error_body, oauth_invalid_client
+from .errors import CORRELATION_HEADER, GenesysApiError, error_body, oauth_invalid_client
 from .jobs import JobKind
 from .models import GenesysCloudModel
 
@@ -23,7 +29,16 @@ Inner = Callable[[web.Request, GenesysCloudModel, Token, Any], Awaitable[Any]]
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status)
+    return web.json_response(body, status=status, headers=_correlated())
+
+
+def _correlated(headers: dict[str, str] | None = None) -> dict[str, str]:
+    return {CORRELATION_HEADER: str(uuid.uuid4()), **(headers or {})}
+
+
+def _csv_param(request: web.Request, name: str) -> list[str]:
+    """A list query parameter sent repeated (``a=x&a=y``) or comma-separated (``a=x,y``)."""
+    return [item for value in request.query.getall(name, []) for item in value.split(",") if item]
 
 
 def api(status: int = 200, *, wants_body: bool = False) -> Callable[[Inner], Any]:
@@ -36,6 +51,7 @@ def api(status: int = 200, *, wants_body: bool = False) -> Callable[[Inner], Any
     def decorate(inner: Inner) -> Any:
         @functools.wraps(inner)
         async def handler(request: web.Request, model: GenesysCloudModel) -> web.Response:
+            token: Token | None = None
             try:
                 raw = await request.read() if request.can_read_body else b""
                 model.check_body_size(len(raw))
@@ -51,10 +67,13 @@ def api(status: int = 200, *, wants_body: bool = False) -> Callable[[Inner], Any
                 result = await inner(request, model, token, body)
             except GenesysApiError as error:
                 payload, headers = error_body(error)
+                if token is not None:
+                    headers = {**model.rate_limit_headers(token), **headers}
                 return web.json_response(payload, status=error.status, headers=headers)
+            headers = _correlated(model.rate_limit_headers(token))
             if result is None:
-                return web.Response(status=status)
-            return _json(result, status)
+                return web.Response(status=status, headers=headers)
+            return web.json_response(result, status=status, headers=headers)
 
         return handler
 
@@ -136,8 +155,14 @@ async def get_conversation(request: web.Request, model: GenesysCloudModel, token
 @api()
 async def get_users(request: web.Request, model: GenesysCloudModel, token: Token, body: Any) -> Any:
     q = request.query
-    ids = [i for value in q.getall("id", []) for i in value.split(",") if i]
-    return model.list_users(ids, q.get("pageSize"), q.get("pageNumber"))
+    return model.list_users(
+        _csv_param(request, "id"), q.get("pageSize"), q.get("pageNumber"), _csv_param(request, "expand")
+    )
+
+
+@api()
+async def get_user(request: web.Request, model: GenesysCloudModel, token: Token, body: Any) -> Any:
+    return model.get_user(request.match_info["userId"], _csv_param(request, "expand"))
 
 
 @api()
@@ -187,6 +212,7 @@ def setup_routes(routes: VendorRoutes) -> None:
     routes.add("POST", "/api/v2/analytics/users/details/query", query_users)
     routes.add("GET", "/api/v2/conversations/{conversationId}", get_conversation)
     routes.add("GET", "/api/v2/users", get_users)
+    routes.add("GET", "/api/v2/users/{userId}", get_user)
     routes.add("GET", "/api/v2/routing/queues", get_queues)
     routes.add("GET", "/api/v2/routing/wrapupcodes", get_wrapup_codes)
     routes.add("GET", "/api/v2/presence/definitions", get_presence_definitions)

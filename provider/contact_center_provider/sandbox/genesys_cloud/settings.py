@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .data import DEFAULT_PER_DAY
+from .timefmt import parse_ts
 
 JobOutcome = Literal["FULFILLED", "FAILED", "CANCELLED", "EXPIRED"]
 
@@ -36,6 +37,20 @@ class GenesysSettings:
     :param availability_lag_seconds: ``dataAvailabilityDate`` = now - this.
     :param conversations_per_day: synthetic conversations that start in each UTC day.
     :param query_max_page_size: largest ``paging.pageSize`` of the sync details queries.
+    :param now: the sandbox's data clock, an ISO-8601 instant (``"2024-05-01T14:00:00Z"``), or
+        null for the wall clock. What exists and what is finished is judged against it: queries
+        and ``GET /conversations/{id}`` see the data as of ``now``, jobs as of their
+        ``dataAvailabilityDate`` (``now - availability_lag_seconds``); a conversation in progress
+        then is served open (no ``conversationEnd``, its current segment without ``segmentEnd``)
+        and closes once ``now`` passes its end. Patch it forward to let time pass
+        deterministically. Tokens, rate limits and job progression keep the wall clock.
+    :param ratelimit_headers: send ``inin-ratelimit-count/-allowed/-reset`` on authenticated API
+        responses. Genesys deprecated these headers in 2019 and announced their removal from
+        June 2021 (developer forum, "Removal of inin-ratelimit-* response headers"); clients must
+        not rely on them, so a test can switch them off to prove it.
+    :param strict_predicates: reject filter predicates with fields the platform's models do not
+        have (e.g. ``op_name`` for ``operator``) with a 400 naming the field. The documents are
+        silent on how the platform treats unknown body fields, hence a setting.
     """
 
     token_ttl_seconds: int = 86400
@@ -58,6 +73,9 @@ class GenesysSettings:
     availability_lag_seconds: int = 900
     conversations_per_day: int = DEFAULT_PER_DAY
     query_max_page_size: int = 100
+    now: str | None = None
+    ratelimit_headers: bool = True
+    strict_predicates: bool = True
 
     def __post_init__(self) -> None:
         for name in (
@@ -82,3 +100,13 @@ class GenesysSettings:
             raise ValueError("job_seconds_to_complete must be >= 0")
         if self.conversations_per_day > 20000:
             raise ValueError("conversations_per_day must be <= 20000")
+        if self.now is not None:
+            try:
+                parse_ts(self.now)
+            except ValueError:
+                raise ValueError(f"now must be an ISO-8601 instant, got {self.now!r}") from None
+
+    @property
+    def now_ms(self) -> int | None:
+        """``now`` in epoch milliseconds, or None for the wall clock."""
+        return None if self.now is None else int(parse_ts(self.now).timestamp() * 1000)

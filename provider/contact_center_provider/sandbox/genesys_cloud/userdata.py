@@ -18,7 +18,7 @@ from .directory import directory
 from .timefmt import format_ms, to_ms
 
 DAY_MS = 86_400_000
-_EPOCH = date(1970, 1, 1)
+EPOCH = date(1970, 1, 1)
 _AUX = ("BREAK", "MEAL", "MEETING", "TRAINING", "AWAY", "BUSY")
 
 
@@ -81,14 +81,28 @@ def user_timelines_for_day(seed: int, day: date) -> tuple[tuple[str, tuple[Any, 
     return tuple(out)
 
 
-def generate_user_details(seed: int, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+def _record(start: int, end: int, at_ms: int | None) -> dict[str, str]:
+    record = {"startTime": format_ms(start)}
+    if at_ms is None or end <= at_ms:
+        record["endTime"] = format_ms(end)
+    return record
+
+
+def generate_user_details(
+    seed: int, start: datetime, end: datetime, *, as_of_ms: int | None = None
+) -> Iterator[dict[str, Any]]:
     """``AnalyticsUserDetail`` records with presence/routing records overlapping ``[start, end)``.
 
     One record per user who has at least one overlapping record, users in directory order.
+
+    :param as_of_ms: the moment the data is seen at: records that start later are absent and
+        the one under way has no ``endTime`` (the platform's open record). None: all final.
     """
     start_ms, end_ms = to_ms(start), to_ms(end)
+    if as_of_ms is not None:
+        end_ms = min(end_ms, as_of_ms)
     org = directory(seed)
-    days = [_EPOCH + timedelta(days=n) for n in range(max(0, start_ms // DAY_MS), (end_ms - 1) // DAY_MS + 1)]
+    days = [EPOCH + timedelta(days=n) for n in range(max(0, start_ms // DAY_MS), (end_ms - 1) // DAY_MS + 1)]
     per_user: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         u["id"]: ([], []) for u in org.users
     }
@@ -98,22 +112,12 @@ def generate_user_details(seed: int, start: datetime, end: datetime) -> Iterator
             for rec_start, rec_end, value in presence:
                 if rec_start < end_ms and rec_end > start_ms:
                     presences.append(
-                        {
-                            "startTime": format_ms(rec_start),
-                            "endTime": format_ms(rec_end),
-                            "systemPresence": value,
-                            "organizationPresenceId": org.presence_id(value),
-                        }
+                        _record(rec_start, rec_end, as_of_ms)
+                        | {"systemPresence": value, "organizationPresenceId": org.presence_id(value)}
                     )
             for rec_start, rec_end, value in routing:
                 if rec_start < end_ms and rec_end > start_ms:
-                    statuses.append(
-                        {
-                            "startTime": format_ms(rec_start),
-                            "endTime": format_ms(rec_end),
-                            "routingStatus": value,
-                        }
-                    )
+                    statuses.append(_record(rec_start, rec_end, as_of_ms) | {"routingStatus": value})
     for user in org.users:
         presences, statuses = per_user[user["id"]]
         if presences or statuses:

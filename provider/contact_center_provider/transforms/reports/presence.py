@@ -1,304 +1,319 @@
-"""The presence report: per user, presence and routing-status events, totals and a timeline.
+"""The presence report at any size: an index of agents, and one small detail page per agent.
 
-Users appear in the order of their earliest event; a user's name comes from the
-``users`` table, else the user id is shown (unknown or deleted users). Events are
-chronological; a presence row carries the presence definition's label when the
-record's ``organization_presence_id`` resolves in ``presence_definitions``, else its
-``system_presence``. A record still open (no end time) ends at the interval end.
-Row durations are ``end - start`` humanised like moment.js; totals count only the
-part of each record inside the interval. The timeline is an inline SVG whose geometry
-is computed here, so the template only draws rectangles (no script needed).
+Files (see :mod:`.output` for naming and publication):
+
+``presence.html`` (the index)
+    One row per agent, sorted by name: division, and the time in each system presence
+    and routing status within the interval (``h:mm:ss``). Column headers sort the rows
+    with CSS alone (``#by-<column>`` fragments), so sorting and reading need no script;
+    a small inline script adds a name/division filter box when scripts run. Each name
+    links to the agent's detail page.
+``presence_files/<hash>.html`` (one per agent)
+    The agent's totals per presence label and routing status (exact ``h:mm:ss`` beside
+    the humanised wording), a timeline of merged spans (inline SVG) and the original
+    exporter's event columns -- Presence, Start Time, End Time, Duration and Routing
+    Status, Start Time, End Time, Duration -- as two tables side by side, so no row is
+    half empty.
+
+With ``group_by`` (a column of the ``users`` table, e.g. ``division_id``) the main file
+lists the groups and each group gets its own index page.
+
+A user's name comes from the ``users`` table, else the user id is shown (unknown or
+deleted users). Records are read in batches and grouped per user in bounded memory
+(:mod:`.presence_input`); only the index rows (a few numbers per agent) are kept.
 """
 
 from __future__ import annotations
 
-import math
-import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any, NamedTuple
 
-import pyarrow as pa
-
-from contact_center_provider.transforms.reports.formatting import (
-    humanize_duration,
-    interval_text,
-    iso_local,
-    js_date_string,
-    local_text,
-    to_local,
+from contact_center_provider.transforms.reports.formatting import interval_text, js_date_string
+from contact_center_provider.transforms.reports.localtime import LocalClock, clock, epoch_ms
+from contact_center_provider.transforms.reports.output import Renderer, ReportFile, content_name
+from contact_center_provider.transforms.reports.presence_input import DEFAULT_MAX_ROWS, iter_user_records
+from contact_center_provider.transforms.reports.presence_model import (
+    PRESENCE_COLORS,
+    ROUTING_COLORS,
+    Labeler,
+    Timeline,
+    color,
+    span_rows,
+    to_spans,
+    total_rows,
+    totals,
 )
-from contact_center_provider.transforms.reports.tables import rows_of
+from contact_center_provider.transforms.reports.sources import TableSource, present, read_columns
 
-__all__ = ["PRESENCE_COLORS", "ROUTING_COLORS", "TEMPLATE", "presence_context"]
+__all__ = ["AGENT_TEMPLATE", "GROUPS_TEMPLATE", "TEMPLATE", "write_presence"]
 
 TEMPLATE = "presence.html.j2"
-
-#: Fill colours by Genesys system presence (a custom definition uses its system presence's).
-PRESENCE_COLORS = {
-    "AVAILABLE": "#43a047",
-    "ON_QUEUE": "#1e88e5",
-    "BUSY": "#e53935",
-    "MEETING": "#d81b60",
-    "AWAY": "#fb8c00",
-    "BREAK": "#fdd835",
-    "MEAL": "#f4511e",
-    "TRAINING": "#8e24aa",
-    "IDLE": "#90a4ae",
-    "OFFLINE": "#bdbdbd",
-}
-#: Fill colours by routing status.
-ROUTING_COLORS = {
-    "OFF_QUEUE": "#bdbdbd",
-    "IDLE": "#81c784",
-    "INTERACTING": "#1e88e5",
-    "COMMUNICATING": "#8e24aa",
-    "NOT_RESPONDING": "#e53935",
-}
-_FALLBACK_COLORS = ("#6d4c41", "#00897b", "#5e35b1", "#c0ca33", "#3949ab", "#00acc1", "#7cb342")
-
-# SVG geometry (user units of the viewBox; the picture scales to the page width).
-SVG_WIDTH = 1000
-SVG_LABEL_WIDTH = 130
-SVG_RIGHT_MARGIN = 25
-LANE_HEIGHT = 26
-LANE_GAP = 8
-LANE_TOP = 8
-AXIS_GAP = 6
-TICK_LABEL_HEIGHT = 18
-MIN_RECT_WIDTH = 0.5
-_TICK_STEPS_S = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
-MAX_TICKS = 8
+AGENT_TEMPLATE = "presence_agent.html.j2"
+GROUPS_TEMPLATE = "presence_groups.html.j2"
+NO_GROUP = "(none)"
 
 
 @dataclass(frozen=True)
-class _Event:
-    kind: str  # "presence" | "routing"
-    label: str
-    code: str  # the system presence / routing status that picks the colour
-    start: datetime
-    end: datetime
-    open_ended: bool
-    order: int  # table order, to keep the sort stable across kinds
+class _Agent:
+    name: str
+    division: str
+    group: str
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+@dataclass
+class _IndexEntry:
+    sort_key: tuple[str, str, str]
+    user_id: str
+    name: str
+    division: str
+    group: str
+    href: str
+    presence: dict[str, int]
+    routing: dict[str, int]
+    style: str = field(default="")
 
 
-def _ms(delta: timedelta) -> int:
-    return (delta.days * 86_400_000) + (delta.seconds * 1000) + (delta.microseconds // 1000)
+class IndexRow(NamedTuple):
+    name: str
+    user_id: str
+    division: str
+    href: str
+    style: str
+    cells: list[str]
 
 
-def _clock(ms: int) -> str:
-    seconds = ms // 1000
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+def _tz_name(tz: str | tzinfo) -> str:
+    return tz if isinstance(tz, str) else str(getattr(tz, "key", None) or getattr(tz, "name", None) or tz)
 
 
-def _color(code: str, palette: dict[str, str]) -> str:
-    if code in palette:
-        return palette[code]
-    return _FALLBACK_COLORS[zlib.crc32(code.encode()) % len(_FALLBACK_COLORS)]
-
-
-def _events(
-    presence: Iterable[dict[str, Any]],
-    routing: Iterable[dict[str, Any]],
-    definitions: dict[str, dict[str, Any]],
-    interval_start: datetime,
-    interval_end: datetime,
-) -> dict[str, list[_Event]]:
-    by_user: dict[str, list[_Event]] = {}
-    order = 0
-
-    def add(user_id: str, kind: str, label: str, code: str, row: dict[str, Any]) -> None:
-        nonlocal order
-        start = _aware(row["start_time"]) if row.get("start_time") is not None else interval_start
-        open_ended = row.get("end_time") is None
-        end = max(start, interval_end) if open_ended else _aware(row["end_time"])
-        by_user.setdefault(user_id, []).append(_Event(kind, label, code, start, end, open_ended, order))
-        order += 1
-
-    for row in presence:
-        system = row.get("system_presence") or ""
-        definition = definitions.get(row.get("organization_presence_id") or "")
-        label = (definition or {}).get("label") or system or "Unknown"
-        code = system or (definition or {}).get("system_presence") or label
-        add(row["user_id"], "presence", label, code, row)
-    for row in routing:
-        status = row.get("routing_status") or "Unknown"
-        add(row["user_id"], "routing", status, status, row)
-    for events in by_user.values():
-        events.sort(key=lambda e: (e.start, e.kind != "presence", e.order))
-    return by_user
-
-
-def _totals(
-    events: list[_Event], kind: str, start: datetime, end: datetime, palette: dict[str, str]
-) -> list[dict[str, Any]]:
-    span_ms = max(_ms(end - start), 1)
-    totals: dict[str, int] = {}
-    codes: dict[str, str] = {}
-    for event in events:
-        if event.kind != kind:
-            continue
-        clipped = _ms(min(event.end, end) - max(event.start, start))
-        totals[event.label] = totals.get(event.label, 0) + max(clipped, 0)
-        codes.setdefault(event.label, event.code)
-    return [
-        {
-            "label": label,
-            "ms": ms,
-            "duration": humanize_duration(ms),
-            "clock": _clock(ms),
-            "percent": f"{100 * ms / span_ms:.1f}",
-            "color": _color(codes[label], palette),
-        }
-        for label, ms in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
-    ]
-
-
-def _ticks(start: datetime, end: datetime, tz: str | tzinfo, scale: float) -> list[dict[str, Any]]:
-    span_s = (end - start).total_seconds()
-    step = next((s for s in _TICK_STEPS_S if span_s / s <= MAX_TICKS), _TICK_STEPS_S[-1])
-    offset_s = (to_local(start, tz).utcoffset() or timedelta(0)).total_seconds()
-    first = math.ceil((start.timestamp() + offset_s) / step) * step - offset_s
-    multi_day = span_s > 86400
-    ticks = []
-    t = first
-    while t <= end.timestamp() + 1e-6:
-        local = to_local(datetime.fromtimestamp(t, UTC), tz)
-        label = local.strftime("%m-%d %H:%M" if multi_day else "%H:%M")
-        ticks.append({"x": round(SVG_LABEL_WIDTH + (t - start.timestamp()) * scale, 2), "label": label})
-        t += step
-    return ticks
-
-
-def _timeline(events: list[_Event], start: datetime, end: datetime, tz: str | tzinfo) -> dict[str, Any]:
-    plot_width = SVG_WIDTH - SVG_LABEL_WIDTH - SVG_RIGHT_MARGIN
-    scale = plot_width / max((end - start).total_seconds(), 1e-3)
-    lanes = []
-    for index, (kind, title, palette) in enumerate(
-        (("presence", "Presence", PRESENCE_COLORS), ("routing", "Routing status", ROUTING_COLORS))
-    ):
-        y = LANE_TOP + index * (LANE_HEIGHT + LANE_GAP)
-        rects = []
-        for event in events:
-            if event.kind != kind:
-                continue
-            left, right = max(event.start, start), min(event.end, end)
-            if right < left:
-                continue
-            x = SVG_LABEL_WIDTH + (left - start).total_seconds() * scale
-            width = max((right - left).total_seconds() * scale, MIN_RECT_WIDTH)
-            tooltip = (
-                f"{event.label}: {to_local(event.start, tz):%H:%M:%S} - "
-                f"{to_local(event.end, tz):%H:%M:%S}{' (open)' if event.open_ended else ''}"
-                f" ({humanize_duration(_ms(event.end - event.start))})"
-            )
-            rects.append(
-                {
-                    "x": round(x, 2),
-                    "y": y,
-                    "width": round(width, 2),
-                    "height": LANE_HEIGHT,
-                    "color": _color(event.code, palette),
-                    "title": tooltip,
-                }
-            )
-        lanes.append(
-            {"label": title, "y": y, "height": LANE_HEIGHT, "text_y": y + LANE_HEIGHT / 2 + 5, "rects": rects}
+def _directory(users: TableSource | None, group_by: str | None) -> dict[str, _Agent]:
+    """``user_id -> _Agent`` from the users table (first non-empty name wins)."""
+    if users is None:
+        return {}
+    if group_by is not None and group_by not in users.schema.names:
+        raise ValueError(
+            f"presence report: group_by={group_by!r} is not a column of the users table "
+            f"(columns: {users.schema.names})"
         )
-    axis_y = LANE_TOP + 2 * LANE_HEIGHT + LANE_GAP + AXIS_GAP
+    group_label = f"{group_by.removesuffix('_id')}_name" if group_by else None
+    wanted = ["user_id", "name", "division_id", "division_name"]
+    wanted += [c for c in (group_by, group_label) if c and c not in wanted]
+    table = read_columns(users, wanted)
+    columns = {c: table.column(c).to_pylist() for c in present(users, wanted)}
+    out: dict[str, _Agent] = {}
+    for i, user_id in enumerate(columns["user_id"]):
+        if user_id is None:
+            continue
+
+        def value(column: str | None, i: int = i) -> str:
+            return str(columns[column][i] or "") if column and column in columns else ""
+
+        known = out.get(user_id)
+        if known is not None and known.name:
+            continue
+        group = value(group_label) or value(group_by) or NO_GROUP
+        out[user_id] = _Agent(value("name"), value("division_name") or value("division_id"), group)
+    return out
+
+
+def _labeler(definitions: TableSource | None) -> Labeler:
+    if definitions is None:
+        return Labeler({})
+    rows = read_columns(definitions, ["presence_definition_id", "system_presence", "label"]).to_pylist()
+    return Labeler(
+        {
+            r["presence_definition_id"]: (r.get("system_presence"), r.get("label"))
+            for r in rows
+            if r.get("presence_definition_id")
+        }
+    )
+
+
+def _columns(entries: list[_IndexEntry]) -> list[dict[str, Any]]:
+    """Index columns: the system presences then routing statuses that occur, in palette order."""
+    columns = []
+    for kind, palette, title in (
+        ("presence", PRESENCE_COLORS, "Presence"),
+        ("routing", ROUTING_COLORS, "Routing status"),
+    ):
+        seen = {code for e in entries for code in getattr(e, kind)}
+        ordered = [c for c in palette if c in seen] + sorted(seen - set(palette))
+        columns += [{"code": c, "kind": kind, "title": title, "color": color(c, palette)} for c in ordered]
+    for number, column in enumerate(columns):
+        column["key"] = f"c{number}"
+    return columns
+
+
+def _index_context(
+    entries: list[_IndexEntry], columns: list[dict[str, Any]], header: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """Rows in name order, with CSS sort keys: per column the rank by time, longest first."""
+    entries = sorted(entries, key=lambda e: e.sort_key)
+    ranks: list[dict[int, int]] = []
+    for column in columns:
+        kind, code = column["kind"], column["code"]
+        timed = [
+            (-getattr(e, kind).get(code, 0), n) for n, e in enumerate(entries) if getattr(e, kind).get(code)
+        ]
+        ranks.append({n: rank for rank, (_, n) in enumerate(sorted(timed), start=1)})
+    divisions = sorted({e.division for e in entries}, key=lambda d: (d == "", d.casefold(), d))
+    division_rank = {d: n for n, d in enumerate(divisions)}
+    rows = []
+    for n, entry in enumerate(entries):
+        keys = [f"--{column['key']}:{ranks[c][n]}" for c, column in enumerate(columns) if n in ranks[c]]
+        if len(divisions) > 1:
+            keys.append(f"--dv:{division_rank[entry.division]}")
+        cells = [
+            clock(getattr(entry, column["kind"]).get(column["code"], 0))
+            if getattr(entry, column["kind"]).get(column["code"])
+            else ""
+            for column in columns
+        ]
+        rows.append(IndexRow(entry.name, entry.user_id, entry.division, entry.href, ";".join(keys), cells))
     return {
-        "width": SVG_WIDTH,
-        "height": axis_y + TICK_LABEL_HEIGHT + 4,
-        "plot_x": SVG_LABEL_WIDTH,
-        "plot_right": SVG_LABEL_WIDTH + plot_width,
-        "axis_y": axis_y,
-        "tick_label_y": axis_y + TICK_LABEL_HEIGHT - 2,
-        "lane_top": LANE_TOP,
-        "lanes": lanes,
-        "ticks": _ticks(start, end, tz, scale),
+        **header,
+        **extra,
+        "columns": columns,
+        "rows": rows,
+        "agent_count": len(rows),
+        "has_division": any(e.division for e in entries),
+        "sort_division": len(divisions) > 1,
     }
 
 
-def presence_context(
-    presence: pa.Table,
-    routing_status: pa.Table,
-    users: pa.Table | None,
-    presence_definitions: pa.Table | None,
+def write_presence(
+    sources: Mapping[str, TableSource | None],
+    render: Renderer,
     *,
+    main_name: str,
+    run_date: str | datetime,
     interval_start: datetime,
     interval_end: datetime,
     tz: str | tzinfo,
-    job_name: str,
-    run_date: str | datetime,
-) -> dict[str, Any]:
-    """Build the ``presence.html.j2`` context.
+    job_name: str = "Presence Detail Report",
+    group_by: str | None = None,
+    template: str = TEMPLATE,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    spill_dir: str | None = None,
+) -> Iterator[ReportFile]:
+    """Yield the report's files: agent pages (and group pages), then the main page.
 
-    :param users: user lookup (``user_id``, ``name``); ``None`` shows ids only.
-    :param presence_definitions: org presence definitions for labels; ``None`` shows system presences.
+    :param sources: ``presence`` and ``routing_status`` (required), ``users`` and
+        ``presence_definitions`` (optional: ``None`` shows user ids and system presences).
+    :param render: renders a template name with a context.
+    :param main_name: the main file's name (``presence.html``); secondary files go in
+        ``presence_files/`` next to it.
+    :param run_date: run date text, or a ``datetime`` printed like a JavaScript date in ``tz``.
     :param interval_start: start of the data interval (naive means UTC).
     :param interval_end: end of the data interval; open-ended records end here.
-    :param tz: time zone for printed times.
-    :param run_date: run date text, or a ``datetime`` printed like a JavaScript date in ``tz``.
-    :returns: ``{"title", "job_name", "run_date", "interval", "tz_name", "user_count", "users": [{"anchor",
-        "user_id", "name", "events": [{"kind", "label", "start", "end", "start_iso", "end_iso", "open", "duration_ms",
-        "duration"}], "presence_totals", "routing_totals", "timeline"}]}``.
-    :raises ValueError: when the interval is empty or reversed.
+    :param tz: the zone every time is printed in.
+    :param group_by: a ``users`` column (``division_id``) to render one index per group;
+        a ``<name>_name`` column next to ``<name>_id`` labels the groups.
+    :param max_rows: records held in memory at once (see :mod:`.presence_input`).
+    :raises ValueError: when the interval is empty or reversed, or ``group_by`` is not a column.
     """
-    start, end = _aware(interval_start), _aware(interval_end)
+    start = interval_start if interval_start.tzinfo else interval_start.replace(tzinfo=UTC)
+    end = interval_end if interval_end.tzinfo else interval_end.replace(tzinfo=UTC)
     if end <= start:
         raise ValueError(f"presence report: interval end {end.isoformat()} is not after its start")
-    if isinstance(run_date, datetime):
-        run_date = js_date_string(run_date, tz)
-
-    names: dict[str, str] = {}
-    for row in rows_of(users):
-        if row.get("name") and row["user_id"] not in names:
-            names[row["user_id"]] = row["name"]
-    definitions = {
-        row["presence_definition_id"]: row
-        for row in rows_of(presence_definitions)
-        if row.get("presence_definition_id")
-    }
-    by_user = _events(rows_of(presence), rows_of(routing_status), definitions, start, end)
-    ordered = sorted(by_user.items(), key=lambda item: (item[1][0].start, item[0]))
-
-    users_out = []
-    for index, (user_id, events) in enumerate(ordered, start=1):
-        users_out.append(
-            {
-                "anchor": f"user-{index}",
-                "user_id": user_id,
-                "name": names.get(user_id, user_id),
-                "events": [
-                    {
-                        "kind": e.kind,
-                        "label": e.label,
-                        "start": local_text(e.start, tz),
-                        "end": local_text(e.end, tz),
-                        "start_iso": iso_local(e.start, tz),
-                        "end_iso": iso_local(e.end, tz),
-                        "open": e.open_ended,
-                        "duration_ms": _ms(e.end - e.start),
-                        "duration": humanize_duration(_ms(e.end - e.start)),
-                    }
-                    for e in events
-                ],
-                "presence_totals": _totals(events, "presence", start, end, PRESENCE_COLORS),
-                "routing_totals": _totals(events, "routing", start, end, ROUTING_COLORS),
-                "timeline": _timeline(events, start, end, tz),
-            }
-        )
-    return {
-        "title": job_name,
+    start_ms, end_ms = epoch_ms(start), epoch_ms(end)
+    presence, routing = sources["presence"], sources["routing_status"]
+    if presence is None or routing is None:
+        raise ValueError("presence report needs the presence and routing_status tables")
+    local = LocalClock(tz, start_ms, end_ms)
+    labeler = _labeler(sources.get("presence_definitions"))
+    agents = _directory(sources.get("users"), group_by)
+    timeline = Timeline(start_ms, end_ms, local)
+    header = {
         "job_name": job_name,
-        "run_date": run_date,
+        "run_date": js_date_string(run_date, tz) if isinstance(run_date, datetime) else run_date,
         "interval": interval_text(start, end, tz),
-        "tz_name": str(tz),
-        "user_count": len(users_out),
-        "users": users_out,
+        "interval_length": clock(end_ms - start_ms),
+        "tz_name": _tz_name(tz),
+        "index_href": f"../{main_name}",
     }
+
+    entries: list[_IndexEntry] = []
+    records = spans_drawn = 0
+    for user in iter_user_records(presence, routing, max_rows=max_rows, spill_dir=spill_dir):
+        agent = agents.get(user.user_id) or _Agent("", "", NO_GROUP)
+        name = agent.name or user.user_id
+        p_spans = to_spans(user.presence, "presence", labeler, start_ms, end_ms)
+        r_spans = to_spans(user.routing, "routing", labeler, start_ms, end_ms)
+        records += len(user.presence) + len(user.routing)
+        spans_drawn += len(p_spans) + len(r_spans)
+        page = render(
+            AGENT_TEMPLATE,
+            {
+                **header,
+                "title": f"{name} - {job_name}",
+                "agent": {
+                    "name": name,
+                    "user_id": user.user_id,
+                    "division": agent.division,
+                    "group": agent.group,
+                },
+                "presence_totals": total_rows(p_spans, start_ms, end_ms, PRESENCE_COLORS),
+                "routing_totals": total_rows(r_spans, start_ms, end_ms, ROUTING_COLORS),
+                "timeline": {
+                    **timeline.frame,
+                    "lanes": [
+                        timeline.lane(0, "Presence", p_spans, PRESENCE_COLORS),
+                        timeline.lane(1, "Routing status", r_spans, ROUTING_COLORS),
+                    ],
+                },
+                "presence_rows": span_rows(p_spans, local),
+                "routing_rows": span_rows(r_spans, local),
+            },
+        ).encode("utf-8")
+        file_name = content_name(main_name, page)
+        yield ReportFile(file_name, page)
+        entries.append(
+            _IndexEntry(
+                (name.casefold(), name, user.user_id),
+                user.user_id,
+                name,
+                agent.division,
+                agent.group,
+                file_name,
+                totals(p_spans, start_ms, end_ms, by="code"),
+                totals(r_spans, start_ms, end_ms, by="code"),
+            )
+        )
+
+    columns = _columns(entries)
+    summary: dict[str, Any] = {"agents": len(entries), "records": records, "spans": spans_drawn}
+    if group_by is None:
+        context = _index_context(
+            entries, columns, header, title=job_name, group=None, up_href=None, href_prefix=""
+        )
+        yield ReportFile(main_name, render(template, context).encode("utf-8"), main=True, summary=summary)
+        return
+    groups = []
+    for group in sorted({e.group for e in entries}, key=lambda g: (g == NO_GROUP, g.casefold(), g)):
+        members = [e for e in entries if e.group == group]
+        context = _index_context(
+            members,
+            columns,
+            header,
+            title=f"{job_name} - {group}",
+            group=group,
+            up_href=f"../{main_name}",
+            # Group pages live in the same folder as the agent pages.
+            href_prefix="../",
+        )
+        page = render(template, context).encode("utf-8")
+        file_name = content_name(main_name, page, prefix="group-")
+        yield ReportFile(file_name, page)
+        groups.append({"name": group, "agent_count": len(members), "href": file_name})
+    context = {
+        **header,
+        "title": job_name,
+        "groups": groups,
+        "agent_count": len(entries),
+        "group_by": group_by,
+    }
+    summary["groups"] = len(groups)
+    yield ReportFile(main_name, render(GROUPS_TEMPLATE, context).encode("utf-8"), main=True, summary=summary)

@@ -11,13 +11,13 @@ directory placed first overrides a built-in template of the same name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-__all__ = ["AUTOESCAPE_EXTENSIONS", "default_template_dir", "make_environment", "render"]
+__all__ = ["AUTOESCAPE_EXTENSIONS", "default_template_dir", "make_environment", "make_renderer", "render"]
 
 #: Template name endings rendered with HTML autoescaping.
 AUTOESCAPE_EXTENSIONS = ("html", "htm", "xml", "html.j2", "htm.j2", "xml.j2")
@@ -56,6 +56,19 @@ def make_environment(search_path: Sequence[str | Path]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def make_renderer(search_path: Sequence[str | Path] | None = None) -> Callable[[str, Mapping[str, Any]], str]:
+    """Return ``render(template_name, context) -> text`` over one environment (templates compiled once).
+
+    :param search_path: template directories; defaults to the built-in templates only.
+    """
+    environment = make_environment(list(search_path) if search_path is not None else [default_template_dir()])
+
+    def render_one(template_name: str, context: Mapping[str, Any]) -> str:
+        return environment.get_template(template_name).render(**context)
+
+    return render_one
 
 
 def render(

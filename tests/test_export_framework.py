@@ -1,0 +1,288 @@
+"""The shared export framework: what every vendor inherits, shown through Genesys Cloud.
+
+Partitions, landings that survive a failed re-run, table sets published together,
+no duplicate vendor job from retries, clear-versus-retry, asset events, the contract's
+state mapping. Real Airflow (``dag.test``), the sandbox over HTTP, local files and moto.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from contact_center_provider.storage.raw_zone import read_manifest
+from contact_center_provider.storage.uri import read_bytes
+from contact_center_provider.storage.zones import Partition
+
+sys.path.insert(0, str(Path(__file__).parent / "dags"))
+import framework_test_dags as fw
+
+DAY_END = datetime(2026, 11, 2, tzinfo=UTC)  # daily DAGs: the day ending here
+DAY = Partition(datetime(2026, 11, 1, tzinfo=UTC), DAY_END)
+FIRST_HOUR = Partition(DAY.start, datetime(2026, 11, 1, 1, tzinfo=UTC))
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def admin(sandbox: Any, method: str, path: str, body: Any = None) -> Any:
+    response = requests.request(method, f"{sandbox.url}/_sandbox/{path}", json=body, timeout=10)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def created_jobs(sandbox: Any) -> int:
+    return int(admin(sandbox, "GET", "counters")["jobs"]["genesys_cloud"]["created"])
+
+
+def run(dag: Any, base: Path, conn: str, logical_date: datetime = DAY_END) -> dict[str, str]:
+    dag_run = dag.test(logical_date=logical_date, run_conf={"base": base.as_uri(), "conn": conn})
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def raw(base: Path, partition: Partition, dataset: str = "conversations") -> Path:
+    return base / "raw" / "genesys_cloud" / dataset / partition.path
+
+
+# -- partitions ------------------------------------------------------------------------------
+def test_a_partition_is_named_by_both_ends_of_its_interval() -> None:
+    assert FIRST_HOUR.path == "interval_start=20261101T000000Z/interval_end=20261101T010000Z"
+    assert DAY.with_export("abandons").path.startswith("export=abandons/interval_start=20261101T000000Z/")
+    assert Partition.parse(DAY.interval) == DAY
+    assert Partition.from_dict(DAY.with_export("x").to_dict()) == DAY.with_export("x")
+    with pytest.raises(ValueError, match="not after its start"):
+        Partition(DAY_END, DAY.start)
+    with pytest.raises(ValueError, match="neither '/' nor '='"):
+        DAY.with_export("a/b")
+
+
+def test_hourly_and_daily_runs_that_start_together_land_apart(
+    sandbox: Any, genesys_conn: str, tmp_path: Path
+) -> None:
+    assert run(fw.fw_hourly, tmp_path, genesys_conn, logical_date=FIRST_HOUR.end) == {"export": "success"}
+    assert run(fw.fw_daily, tmp_path, genesys_conn) == {"export": "success"}
+    hour, day = read_manifest(str(raw(tmp_path, FIRST_HOUR))), read_manifest(str(raw(tmp_path, DAY)))
+    assert hour["interval"] == FIRST_HOUR.interval and day["interval"] == DAY.interval
+    # Neither overwrote the other: the hour holds fewer conversations than the whole day.
+    assert 0 < hour["records"] < day["records"]
+    assert all(read_bytes(uri) for uri in hour["pages"] + day["pages"])
+
+
+# -- landings --------------------------------------------------------------------------------
+def test_a_failed_rerun_leaves_the_previous_landing_readable(
+    sandbox: Any, genesys_conn: str, tmp_path: Path
+) -> None:
+    assert run(fw.fw_daily, tmp_path, genesys_conn) == {"export": "success"}
+    before = read_manifest(str(raw(tmp_path, DAY)))
+    first_bytes = [read_bytes(uri) for uri in before["pages"]]
+    # The re-run's job succeeds, but its second result page keeps failing: landing stops half-way.
+    admin(
+        sandbox,
+        "POST",
+        "faults",
+        {"method": "GET", "path": r"/results$", "status": 502, "skip": 1, "times": 50},
+    )
+    assert run(fw.fw_daily, tmp_path, genesys_conn) == {"export": "failed"}
+    after = read_manifest(str(raw(tmp_path, DAY)))
+    assert after == before
+    assert [read_bytes(uri) for uri in after["pages"]] == first_bytes
+    # The failed attempt wrote its first page under its own prefix, never over the published one.
+    attempts = sorted(p.name for p in (raw(tmp_path, DAY) / "_attempts").iterdir())
+    assert len(attempts) == 2 and before["attempt"] in attempts
+
+
+def test_a_successful_rerun_replaces_the_landing_and_drops_older_attempts(
+    sandbox: Any, genesys_conn: str, tmp_path: Path
+) -> None:
+    run(fw.fw_daily, tmp_path, genesys_conn)
+    first = read_manifest(str(raw(tmp_path, DAY)))
+    run(fw.fw_daily, tmp_path, genesys_conn)
+    second = read_manifest(str(raw(tmp_path, DAY)))
+    assert second["attempt"] != first["attempt"] and second["records"] == first["records"]
+    assert [p.name for p in (raw(tmp_path, DAY) / "_attempts").iterdir()] == [second["attempt"]]
+
+
+# -- no duplicate vendor job -----------------------------------------------------------------
+def test_an_ambiguous_submit_is_not_retried_even_with_retries(
+    sandbox: Any,
+    genesys_conn: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The vendor creates the job, then the connection breaks before its answer arrives.
+    admin(
+        sandbox,
+        "POST",
+        "faults",
+        {"method": "POST", "path": r"/details/jobs$", "kind": "reset", "phase": "after"},
+    )
+    states = run(fw.ambiguous_dag, tmp_path, genesys_conn)
+    assert states == {"export": "failed"}  # not up_for_retry: retries=2 did not resubmit
+    assert created_jobs(sandbox) == 1
+    logged = caplog.text + "".join(capfd.readouterr())
+    assert "Check the vendor's console for a job for this interval" in logged
+
+
+def test_bad_credentials_fail_without_retries(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import genesys_connection_env
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GENESYS_WRONG", genesys_connection_env(sandbox.url, secret="wrong-secret")
+    )
+    assert run(fw.ambiguous_dag, tmp_path, "genesys_wrong") == {"export": "failed"}
+    token_requests = admin(sandbox, "GET", "requests?path=/oauth/token")["requests"]
+    assert len(token_requests) == 1 and created_jobs(sandbox) == 0
+
+
+class _Store:
+    """Airflow's task_state_store as the operator sees it (get/set of JSON values)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.data[key] = value
+
+
+class _TI:
+    def __init__(self, max_tries: int) -> None:
+        self.max_tries = max_tries
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+def test_a_retry_resumes_its_job_and_a_clear_exports_afresh(
+    sandbox: Any, genesys_conn: str, tmp_path: Path
+) -> None:
+    from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
+
+    operator = GenesysCloudDetailsJobOperator(
+        task_id="export",
+        output_base_uri=tmp_path.as_uri(),
+        genesys_cloud_conn_id=genesys_conn,
+        availability="ignore",
+        deferrable=False,
+        poll_interval=0.05,
+        max_poll_interval=0.1,
+    )
+    store = _Store()
+
+    def execute(max_tries: int) -> list[str]:
+        ti = _TI(max_tries)
+        context = {
+            "ti": ti,
+            "task_state_store": store,
+            "data_interval_start": DAY.start,
+            "data_interval_end": DAY.end,
+        }
+        operator.execute(context)
+        return list(ti.xcom["job_ids"])
+
+    first = execute(max_tries=2)
+    assert execute(max_tries=2) == first and created_jobs(sandbox) == 1  # an automatic retry
+    # Clearing sets max_tries = try_number + retries: the task exports afresh.
+    cleared = execute(max_tries=4)
+    assert cleared != first and created_jobs(sandbox) == 2
+
+
+# -- tables ----------------------------------------------------------------------------------
+def test_presence_tables_are_the_same_whichever_runs_first_lookup_or_export(
+    sandbox: Any, genesys_conn: str, tmp_path: Path
+) -> None:
+    rows = {}
+    for order in ("lookup_first", "export_first"):
+        base = tmp_path / order
+        assert set(run(getattr(fw, f"fw_presence_{order}"), base, genesys_conn).values()) == {"success"}
+        table = base / "tables/genesys_cloud/presence" / DAY.path / "part-00000.parquet"
+        rows[order] = pq.read_table(table).to_pylist()
+    assert rows["lookup_first"] and rows["lookup_first"] == rows["export_first"]
+
+
+def test_tables_and_landings_announce_asset_events_with_row_counts(
+    sandbox: Any, genesys_conn: str, tmp_path: Path
+) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    assert run(fw.export_then_tables_dag, tmp_path, genesys_conn) == {
+        "export": "success",
+        "tables": "success",
+    }
+    landing = read_manifest(str(raw(tmp_path, DAY)))
+    with create_session() as session:
+        events = {
+            model.uri: event.extra
+            for event, model in session.query(AssetEvent, AssetModel).join(
+                AssetModel, AssetEvent.asset_id == AssetModel.id
+            )
+            if model.uri.startswith(tmp_path.as_uri())
+        }
+    base = tmp_path.as_uri()
+    raw_event = events[f"{base}/raw/genesys_cloud/conversations"]
+    assert raw_event["rows"] == landing["records"] > 0 and raw_event["interval"] == DAY.interval
+    assert raw_event["job_ids"] == landing["job_ids"]
+    conversations = events[f"{base}/tables/genesys_cloud/conversations"]
+    table = pq.read_table(tmp_path / "tables/genesys_cloud/conversations" / DAY.path / "part-00000.parquet")
+    assert conversations["rows"] == table.num_rows > 0
+
+
+def _two_tables(value: int) -> dict[str, pa.Table]:
+    return {name: pa.table({"v": pa.array([value], pa.int64())}) for name in ("first", "second")}
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_table_set_failing_half_way_publishes_nothing(where: str, tmp_path: Path, request: Any) -> None:
+    from contact_center_provider.storage.table_set import TableSet
+    from contact_center_provider.storage.zones import table_uri
+
+    if where == "s3":
+        base, conn = f"s3://{request.getfixturevalue('s3_bucket')}/cc", "cc_test_s3"
+    else:
+        base, conn = tmp_path.as_uri(), None
+
+    def read(name: str) -> list[Any]:
+        uri = table_uri(base, "v", name, DAY)
+        return pq.read_table(pa.BufferReader(read_bytes(uri, conn))).column("v").to_pylist()
+
+    with TableSet(base, "v", ("parquet",), conn) as tables:
+        for name, table in _two_tables(1).items():
+            tables.write(DAY, name, table)
+        tables.publish()
+    with (
+        pytest.raises(RuntimeError, match="transform failed"),
+        TableSet(base, "v", ("parquet",), conn) as tables,
+    ):
+        for name, table in _two_tables(2).items():
+            tables.write(DAY, name, table)
+        # Both tables have rows written; computing the next batch fails: nothing is published.
+        raise RuntimeError("transform failed")
+    assert read("first") == [1] and read("second") == [1]
+
+
+# -- the contract ----------------------------------------------------------------------------
+def test_an_unknown_vendor_state_is_an_error_naming_it() -> None:
+    from contact_center_provider.hooks.genesys_cloud import GENESYS_CLOUD_STATES
+    from contact_center_provider.jobs import JobOutcome, UnknownJobStateError, map_state
+
+    assert (
+        map_state(GENESYS_CLOUD_STATES, "fulfilled", vendor="genesys_cloud", job_id="j")
+        is JobOutcome.SUCCEEDED
+    )
+    with pytest.raises(UnknownJobStateError, match=r"'ARCHIVED'.*known: CANCELLED"):
+        map_state(GENESYS_CLOUD_STATES, "ARCHIVED", vendor="genesys_cloud", job_id="j1")
+    with pytest.raises(UnknownJobStateError, match="no state at all"):
+        map_state(GENESYS_CLOUD_STATES, None, vendor="genesys_cloud", job_id="j1")
