@@ -1,13 +1,21 @@
-"""Arrow tables for the report tests, built from plain values with the fixed schemas."""
+"""Arrow tables for the report tests, built from plain values with the fixed schemas, and helpers
+to render a report in memory and read its HTML back."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from contact_center_provider.transforms import genesys_schemas as gs
+from contact_center_provider.transforms.reports import arrow_sources, get_report, make_renderer, render_files
+from contact_center_provider.transforms.reports.formatting import interval_text, js_date_string
 
 EVIL_SCRIPT = "<script>alert(1)</script>"
 EVIL_FORMULA = '=HYPERLINK("http://x")'
@@ -32,7 +40,11 @@ def conversation_tables(convs: list[dict[str, Any]]) -> dict[str, pa.Table]:
     conversations, participants, sessions, attributes, metrics = [], [], [], [], []
     for conv in convs:
         conversations.append(
-            {"conversation_id": conv["id"], "conversation_start": conv.get("start"), "conversation_end": conv.get("end")}
+            {
+                "conversation_id": conv["id"],
+                "conversation_start": conv.get("start"),
+                "conversation_end": conv.get("end"),
+            }
         )
         for p_ord, part in enumerate(conv.get("participants", [])):
             participants.append(
@@ -237,3 +249,156 @@ EVIL_CONVS = [
     }
     for n, name in enumerate([EVIL_SCRIPT, EVIL_FORMULA, EVIL_PIPE])
 ]
+
+
+# --------------------------------------------------------------------------- rendering helpers
+
+
+@dataclass
+class Rendered:
+    """A report rendered in memory: the main page, the other files by name, the summary."""
+
+    main: str
+    files: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def render_report(
+    report: str,
+    tables: dict[str, pa.Table],
+    *,
+    start: datetime,
+    end: datetime,
+    tz: str | tzinfo,
+    run_after: datetime | None = None,
+    **params: Any,
+) -> Rendered:
+    """Render a built-in report from in-memory tables, as the operator would."""
+    spec = get_report(report)
+    standard = {
+        "run_date": js_date_string(run_after or end, tz),
+        "interval": interval_text(start, end, tz),
+        "interval_start": start,
+        "interval_end": end,
+        "tz": tz,
+    }
+    out = Rendered("")
+    for item in render_files(
+        arrow_sources(tables),
+        make_renderer(),
+        main_name=spec.file_name,
+        template=spec.template,
+        spec=spec,
+        standard=standard,
+        params=params,
+    ):
+        if item.main:
+            out.main, out.summary = item.data.decode("utf-8"), dict(item.summary)
+        else:
+            out.files[item.name] = item.data.decode("utf-8")
+    return out
+
+
+class Page(HTMLParser):
+    """Every <tr> of an HTML page as cell texts (th and td), with the row's attributes, ids and links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.row_attrs: list[dict[str, str | None]] = []
+        self.ids: list[str] = []
+        self.hrefs: list[str] = []
+        self.tags: list[str] = []
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.append(attributes["id"] or "")
+        if tag == "a" and attributes.get("href"):
+            self.hrefs.append(attributes["href"] or "")
+        if tag == "table":
+            self.tables.append([])
+        if tag == "tr":
+            self.rows.append([])
+            self.row_attrs.append(attributes)
+            if self.tables:
+                self.tables[-1].append(self.rows[-1])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def write_parquet(directory: Path, tables: dict[str, pa.Table], split: bool = False) -> dict[str, str]:
+    """Write each table under ``directory/<name>/`` (in two files when ``split``); return name -> folder."""
+    uris = {}
+    for name, tbl in tables.items():
+        target = directory / name
+        target.mkdir(parents=True, exist_ok=True)
+        if split and tbl.num_rows > 1:
+            pq.write_table(tbl.slice(0, 1), target / "part-0.parquet")
+            pq.write_table(tbl.slice(1), target / "part-1.parquet")
+            (target / "_manifest.json").write_text("{}")
+        else:
+            pq.write_table(tbl, target / "part-0.parquet")
+        uris[name] = str(target)
+    return uris
+
+
+def random_presence(agents: int, start: datetime, end: datetime, seed: int = 1) -> dict[str, pa.Table]:
+    """A shuffled day of presence and routing records for ``agents`` agents in four divisions."""
+    rng = random.Random(seed)
+    presence, routing, users = [], [], []
+    for n in range(agents):
+        user_id = f"user-{n:04d}"
+        users.append(
+            {
+                "user_id": user_id,
+                "name": f"{rng.choice('ABCDEFGH')}gent {n:04d}",
+                "division_id": f"div-{n % 4}",
+            }
+        )
+        t = start - timedelta(minutes=rng.randint(0, 90))
+        while t < end:
+            length = timedelta(minutes=rng.randint(5, 120))
+            presence.append(
+                {
+                    "user_id": user_id,
+                    "start_time": t,
+                    "end_time": t + length if t + length < end or rng.random() < 0.5 else None,
+                    "system_presence": rng.choice(["AVAILABLE", "ON_QUEUE", "AWAY", "BREAK", "OFFLINE"]),
+                }
+            )
+            r = t
+            while r < t + length:
+                step = timedelta(seconds=rng.randint(20, 900))
+                routing.append(
+                    {
+                        "user_id": user_id,
+                        "start_time": r,
+                        "end_time": r + step,
+                        "routing_status": rng.choice(["IDLE", "INTERACTING"]),
+                    }
+                )
+                r += step
+            t += length
+    rng.shuffle(presence)
+    rng.shuffle(routing)
+    return presence_tables(presence, routing, users)

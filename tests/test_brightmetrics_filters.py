@@ -46,7 +46,7 @@ def rule_of(conditions: list[Any], properties: dict[str, str] | None = PROPS) ->
 
 
 #: One case per documented rule: (conditions, metadata or None, rule broken).
-VIOLATIONS = {
+VIOLATIONS: dict[str, tuple[list[Any], dict[str, str] | None, FilterRule]] = {
     "operator-not-supported": ([["Media_Type", "contains", "V"]], PROPS, FilterRule.OPERATOR),
     "eq-on-a-number": ([["Time_Talk_Total", "eq", 10]], PROPS, FilterRule.TEXT_OPERATOR),
     "eq-on-a-date": ([["Call_Date_Time", "eq", START]], PROPS, FilterRule.TEXT_OPERATOR),

@@ -131,7 +131,7 @@ def test_every_auth_form_connects_through_get_hook(
     changes = {**changes, "extra": {"account": "acme", **changes.get("extra", {})}}
     raw = json.loads(conn_json(bm.url, **changes))
     monkeypatch.setenv("AIRFLOW_CONN_BM_AUTH", json.dumps(raw))
-    built = Connection(conn_id="bm_auth", **raw).get_hook(hook_params={"limits_store": bm.store})
+    built = Connection(conn_id="bm_auth", **raw).get_hook(hook_params={"limits_store": bm.store})  # type: ignore[no-untyped-call]
     assert isinstance(built, BrightmetricsHook)
     ok, message = built.test_connection()
     assert ok, message

@@ -203,3 +203,15 @@ def test_budget_counts_per_company_and_answers_429(sandbox: Any) -> None:
     assert budget["globex"]["used"] == 1
     admin(sandbox, "POST", "vendors/brightmetrics/reset-budget", {"company": "acme"})
     assert get(sandbox, "").status_code == 200
+
+
+def test_status_polls_can_be_left_uncounted_and_the_hour_can_start_at_completion(sandbox: Any) -> None:
+    settings(sandbox, count_status_polls=False, job_seconds=100, status_ttl_from="completed", preference_applied=True)
+    accepted = get(sandbox, CALLER_ID, filt(DAY), Prefer="respond-async")
+    assert accepted.headers["Preference-Applied"] == "respond-async"
+    location = accepted.headers["Location"]
+    for _ in range(3):
+        assert requests.get(location, auth=CLEAR, timeout=10).status_code == 202
+    admin(sandbox, "POST", "vendors/brightmetrics/advance", {"seconds": 3650})  # > 1 h after the request
+    assert requests.get(location, auth=CLEAR, timeout=10).status_code == 200
+    assert admin(sandbox, "GET", "counters")["jobs"]["brightmetrics"]["budget"]["acme"]["used"] == 1

@@ -198,6 +198,12 @@ def test_a_retry_resumes_its_job_and_a_clear_exports_afresh(
     cleared = execute(max_tries=4)
     assert cleared != first and created_jobs(sandbox) == 2
 
+    # OpenLineage facets (the ``openlineage`` extra) name what the landing wrote.
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        ("file", f"{tmp_path}/raw/genesys_cloud/conversations")
+    ]
+
 
 # -- tables ----------------------------------------------------------------------------------
 def test_presence_tables_are_the_same_whichever_runs_first_lookup_or_export(
@@ -286,3 +292,22 @@ def test_an_unknown_vendor_state_is_an_error_naming_it() -> None:
         map_state(GENESYS_CLOUD_STATES, "ARCHIVED", vendor="genesys_cloud", job_id="j1")
     with pytest.raises(UnknownJobStateError, match="no state at all"):
         map_state(GENESYS_CLOUD_STATES, None, vendor="genesys_cloud", job_id="j1")
+
+
+def test_a_union_of_partitions_reads_back_with_its_partition_columns(tmp_path: Path) -> None:
+    from contact_center_provider.storage.table_set import TableSet
+    from contact_center_provider.storage.tables_reader import read_frame, read_table
+
+    base = tmp_path.as_uri()
+    second_hour = Partition(FIRST_HOUR.end, datetime(2026, 11, 1, 2, tzinfo=UTC))
+    with TableSet(base, "v", ("parquet", "csv")) as tables:
+        tables.write(FIRST_HOUR, "calls", pa.table({"id": ["a", "b"]}))
+        tables.write(second_hour, "calls", pa.table({"id": ["c"]}))
+        tables.write(DAY, "calls", pa.table({"id": ["daily"]}))  # another grain, same table
+        tables.publish()
+    hours = read_table(base, "v", "calls", start=DAY.start, end=second_hour.end)
+    assert sorted(hours.column("id").to_pylist()) == ["a", "b", "c"]
+    frame = read_frame(base, "v", "calls", start=second_hour.start, end=second_hour.end)
+    assert frame["id"].tolist() == ["c"] and frame["interval_start"].iloc[0] == second_hour.start
+    with pytest.raises(FileNotFoundError, match="No partition of v/calls"):
+        read_table(base, "v", "calls", export="other")

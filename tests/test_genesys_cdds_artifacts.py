@@ -374,3 +374,51 @@ def test_pem_with_escaped_newlines_from_a_form_is_accepted(tmp_path: Path) -> No
     one = make_pair(tmp_path)
     key = load_smime_key(one.key_pem.replace("\n", "\\n"), one.cert_pem.replace("\n", "\\n"))
     assert key.describe().startswith("CN=cdds-test")
+
+
+@needs_openssl
+def test_passphrase_protected_key_decrypts_3des_through_openssl(tmp_path: Path, pair: Pair) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(pair.key_pem.encode(), None)
+    locked = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"s3cret"),
+    ).decode()
+    payload = tmp_path / "p.bin"
+    payload.write_bytes(b"payload" * 100)
+    (encrypted,) = smime_encrypt([payload], pair.cert_path, "-des3")
+    with pytest.raises(ValueError, match="wrong or missing passphrase"):
+        load_smime_key(locked, pair.cert_pem)
+    out = io.BytesIO()
+    assert (
+        decrypt_file(str(encrypted), out, load_smime_key(locked, pair.cert_pem, "s3cret")).method == "openssl"
+    )
+    assert out.getvalue() == payload.read_bytes()
+
+
+@needs_openssl
+@pytest.mark.parametrize("outform", ["SMIME", "PEM", "DER"])
+def test_every_encoding_and_the_streaming_path(tmp_path: Path, pair: Pair, outform: str) -> None:
+    assert OPENSSL is not None
+    payload = tmp_path / "p.bin"
+    payload.write_bytes(os.urandom(70_000))
+    target = tmp_path / f"p.{outform}.smime"
+    command = [OPENSSL, "smime", "-encrypt", "-binary", "-aes256", "-outform", outform]
+    subprocess.run([*command, "-in", str(payload), "-out", str(target), str(pair.cert_path)], check=True)
+    key = load_smime_key(pair.key_pem, pair.cert_pem)
+    in_memory, streamed = io.BytesIO(), io.BytesIO()
+    assert decrypt_file(str(target), in_memory, key).method == "cryptography"
+    result = decrypt_file(
+        str(target), streamed, key, max_in_memory=1024
+    )  # larger parts stream through openssl
+    assert (result.method, result.reason) == ("openssl", "size")
+    assert in_memory.getvalue() == streamed.getvalue() == payload.read_bytes()
+
+
+def test_part_names_past_99_follow_info_zip() -> None:
+    names = [f"export-x.z{n:02d}.smime" for n in range(1, 102) if n != 100] + ["export-x.zip.smime"]
+    sets, others = group_parts(names)
+    assert others == [] and sets["export-x"].missing() == ["export-x.z100.smime"]
+    assert sets["export-x"].ordered()[98].name == "export-x.z99.smime"

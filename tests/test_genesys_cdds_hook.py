@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from datetime import UTC, datetime
@@ -53,11 +54,14 @@ def _land(hook: GenesysCddsHook, job: Any, tmp_path: Path) -> tuple[RawLanding, 
     return landing, facts
 
 
-def test_built_by_connection_get_hook(conn_id: str) -> None:
-    from airflow.models.connection import Connection
+def test_test_connection_through_get_hook(conn_id: str, sandbox: Any) -> None:
+    from airflow.sdk.definitions.connection import Connection
 
-    built = Connection.get_connection_from_secrets(conn_id).get_hook()
+    raw = json.loads(cdds_connection_env(sandbox.url))
+    built = Connection(conn_id=conn_id, **raw).get_hook()
     assert isinstance(built, GenesysCddsHook) and built.conn_id == conn_id
+    ok, message = built.test_connection()
+    assert ok, message
 
 
 def test_submit_creates_nothing_at_the_vendor(hook: GenesysCddsHook, sandbox: Any) -> None:
@@ -225,7 +229,8 @@ def test_check_connection_reports_history_and_key(hook: GenesysCddsHook) -> None
     text = hook.check_connection()
     assert (
         text.startswith("Connected to Genesys CDDS: ")
-        and "decryption key matches certificate CN=CDDS sandbox tenant" in text
+        and "decryption key matches certificate O=airflow-provider-contact-center sandbox,CN=CDDS sandbox tenant"
+        in text
     )
     assert "'***'" in repr(hook.smime_key())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import requests
 from genesys_context_services_fixtures import CLOCK, Gms, gms
 
-from contact_center_provider.sandbox.genesys_context_services import VENDOR
+from contact_center_provider.sandbox.genesys_context_services import VENDOR, default_export_dir
 from contact_center_provider.storage.raw_zone import read_manifest
 from contact_center_provider.transforms.genesys_context_services import SCHEMAS
 
@@ -92,7 +93,9 @@ def test_a_row_with_the_wrong_field_count_fails_and_publishes_no_table(
     out = logged(caplog, capfd)
     services = exported(gms)["files"]["services"]
     # The file (and the member inside the zip) and the line are named.
-    assert f"{services}!{services.removesuffix('.zip')}, line 1: 26 fields, but the assumed column order" in out
+    assert (
+        f"{services}!{services.removesuffix('.zip')}, line 1: 26 fields, but the assumed column order" in out
+    )
     # Nothing half-published: the previous complete table set is untouched, byte for byte.
     after = {p: p.read_bytes() for p in (tmp_path / "tables").rglob("*") if p.is_file()}
     assert after == before
@@ -137,9 +140,14 @@ def test_the_example_dag_runs_against_the_sandbox_default_folder(
         f"{sandbox.url}/_sandbox/vendors/genesys_context_services/settings", json={"clock": CLOCK}, timeout=10
     ).raise_for_status()
     dag = importlib.import_module("genesys_context_services_export").dag
-    dag_run = dag.test(
-        logical_date=DAY_END, run_conf={"output_base_uri": tmp_path.as_uri(), "gms_conn_id": "gms_example"}
-    )
+    folder = Path(default_export_dir(sandbox.url))
+    try:
+        dag_run = dag.test(
+            logical_date=DAY_END,
+            run_conf={"output_base_uri": tmp_path.as_uri(), "gms_conn_id": "gms_example"},
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # the sandbox's default folder, outside tmp_path
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert states == {"export": "success", "tables": "success"}
     manifest = read_manifest(str(raw(tmp_path, DAY)))

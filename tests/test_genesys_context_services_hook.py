@@ -244,3 +244,10 @@ def test_files_are_collected_from_s3(
     assert [Path(f["uri"]).read_bytes() for f in facts["files"]] == [
         (gms.export_dir / f["name"]).read_bytes() for f in job["extra"]["files"]
     ]
+
+
+def test_a_bare_job_id_cannot_be_followed(gms: Gms) -> None:
+    """GMS has no job to look up: only the reference submit_job returned lists the files."""
+    bare: JobRef = {"vendor": "genesys_context_services", "kind": "services", "job_id": "airflow_x"}
+    with pytest.raises(ValueError, match="cannot be attached by job_id alone"):
+        hook(gms).get_job_status(bare)

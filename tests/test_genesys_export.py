@@ -221,13 +221,36 @@ def test_query_export_splits_long_intervals_and_enriches(
     assert jobs(sandbox)["created"] == 0
 
 
+def test_query_splits_land_each_conversation_once(sandbox: Any, genesys_conn: str, tmp_path: Path) -> None:
+    from contact_center_provider.hooks.genesys_cloud import split_interval
+    from contact_center_provider.storage.tables_reader import read_table
+
+    genesys_settings(sandbox, conversations_per_day=40)
+    dag_run = run(test_dags.query_tables_dag, tmp_path, genesys_conn)
+    assert states(dag_run) == {"export": "success", "tables": "success"}
+    start = LOGICAL_DATE - timedelta(days=8, hours=12)
+    # Every inner cut of the 7-day pieces is a UTC midnight (queries match by start day).
+    pieces = split_interval(start, LOGICAL_DATE, timedelta(days=7))
+    assert len(pieces) == 2 and pieces[0][1].hour == 0 and pieces[0][1] != start + timedelta(days=7)
+    ids = (
+        read_table(tmp_path.as_uri(), "genesys_cloud", "conversations").column("conversation_id").to_pylist()
+    )
+    truth = admin(
+        sandbox,
+        "POST",
+        "vendors/genesys_cloud/ground-truth",
+        {"interval": f"{start.isoformat().replace('+00:00', 'Z')}/2026-11-02T00:00:00Z"},
+    )["conversations"]
+    assert len(ids) == len(set(ids)) and set(ids) == {c["conversationId"] for c in truth}
+
+
 def test_trigger_rebuilt_from_serialize_finishes_the_same_job(sandbox: Any, genesys_conn: str) -> None:
     import importlib
 
     from contact_center_provider.hooks.genesys_cloud import GenesysCloudHook
-    from contact_center_provider.triggers.job_poll import JobPollTrigger
     from contact_center_provider.jobs import JobOutcome
     from contact_center_provider.triggers.events import EventKind
+    from contact_center_provider.triggers.job_poll import JobPollTrigger
     from contact_center_provider.triggers.polling import PollSchedule
 
     genesys_settings(sandbox, job_polls_to_complete=6)

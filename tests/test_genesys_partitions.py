@@ -249,3 +249,12 @@ def test_hourly_job_runs_across_midnight_hold_every_conversation_exactly_once() 
     assert crossing and all(placed[i.record["conversationId"]] == 2 for i in crossing)
     naive = flatten_conversation_page(json.dumps({"conversations": [i.record for i in truth]}).encode())
     assert rows == Counter({name: table.num_rows for name, table in naive.tables.items()})
+
+
+@pytest.mark.parametrize("raw", [b"{}", b'{"totalHits":0}', b'{"conversations":[],"cursor":"x"}'])
+def test_an_empty_page_gives_empty_parts(raw: bytes) -> None:
+    parts = partition_result(flatten_conversation_page(raw), [(at(13), at(14)), (at(14), at(15))], set())
+    assert [p.conversations for p in parts] == [0, 0]
+    for part in parts:
+        assert_consistent(part)
+        assert all(table.num_rows == 0 for table in part.tables.values())

@@ -105,7 +105,10 @@ def _run_processes(target: Any, args_for: list[tuple[Any, ...]]) -> None:
         process.start()
     for process in processes:
         process.join(timeout=60)
-    assert [p.exitcode for p in processes] == [0] * len(processes)
+    hung = [p for p in processes if p.is_alive()]
+    for process in hung:
+        process.terminate()
+    assert not hung and [p.exitcode for p in processes] == [0] * len(processes)
 
 
 # == cross-process behaviour ====================================================================

@@ -26,7 +26,7 @@ from contact_center_provider.http.errors import AmbiguousSubmissionError, Vendor
 from contact_center_provider.jobs import JobOutcome, JobRef, JobStatus
 from contact_center_provider.sandbox.nice_cxone import ACCESS_KEY_SECRET, CLIENT_SECRET
 from contact_center_provider.sandbox.nice_cxone.auth import tenant_for_access_key
-from contact_center_provider.sandbox.nice_cxone.data import render_csv
+from contact_center_provider.sandbox.nice_cxone.data import QM_WORKFLOWS_V1, render_csv
 
 KEY = "sandbox-access-key"
 TENANT = tenant_for_access_key(KEY).id
@@ -154,7 +154,13 @@ def test_access_key_export_end_to_end_with_every_call_spaced(sandbox: Any, nice:
     facts = hook.land_result(ref, JobStatus(ref["job_id"], JobOutcome.SUCCEEDED), landing)
     assert landing.objects == [expected_csv(date(2024, 5, 1), 2)]
     rows = len(list(csv.reader(io.StringIO(landing.objects[0].decode(), newline="")))) - 1
-    assert facts == {"entity": "qm-workflows", "version": "1", "rows": rows, "url_refreshes": 0}
+    assert facts == {
+        "entity": "qm-workflows",
+        "version": "1",
+        "columns": list(QM_WORKFLOWS_V1),
+        "rows": rows,
+        "url_refreshes": 0,
+    }
     tenant = assert_spaced(sandbox)
     paths = [c["path"].removeprefix("/nice-cxone") for c in tenant["calls"]]
     assert paths.count("/authentication/v1/token/access-key") == 1  # one token, cached

@@ -206,6 +206,7 @@ def test_reader_streams_in_batches_from_a_file_object() -> None:
     for i in range(0, len(data), 4096):
         counter.feed(data[i : i + 4096])
     assert counter.data_rows == reader.stats.rows
+    assert counter.header == HEADER
 
 
 # -- the wire's pure parts ------------------------------------------------------------------------

@@ -72,9 +72,9 @@ def long_call() -> tuple[Generated, int]:
     for item in iter_generated(SEED, DAY + timedelta(hours=10), DAY + timedelta(hours=11)):
         agents = [p for p in item.record["participants"] if p["purpose"] == "agent"]
         voice = item.record["participants"][0]["sessions"][0]["mediaType"] == "voice"
-        if voice and len(agents) == 1 and item.end_ms - item.start_ms > 600_000:
-            if "conferenceStart" not in item.record:
-                calls.append((item, agents[0]))
+        long_enough = item.end_ms - item.start_ms > 600_000
+        if voice and len(agents) == 1 and long_enough and "conferenceStart" not in item.record:
+            calls.append((item, agents[0]))
     item, agent = calls[-1]
     talk = next(s for s in agent["sessions"][0]["segments"] if s["segmentType"] == "interact")
     return item, int(datetime.fromisoformat(talk["segmentStart"]).timestamp() * 1000) + 5_000

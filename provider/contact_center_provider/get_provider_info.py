@@ -196,6 +196,9 @@ def _connection_types() -> list[dict[str, Any]]:
                 "certificate": _field(
                     "S/MIME certificate (PEM)", "The certificate uploaded to CDDS.", format="multiline"
                 ),
+                "private_key_passphrase": _field(
+                    "Private key passphrase", "Only if the PEM key is encrypted.", format="password"
+                ),
             },
         },
     ]
@@ -252,11 +255,27 @@ def get_provider_info() -> dict[str, Any]:
                     "contact_center_provider.operators.render",
                 ],
             },
+            {
+                "integration-name": "Brightmetrics",
+                "python-modules": ["contact_center_provider.operators.brightmetrics"],
+            },
+            {
+                "integration-name": "Genesys Context Services",
+                "python-modules": ["contact_center_provider.operators.genesys_context_services"],
+            },
+            {
+                "integration-name": "Genesys CDDS",
+                "python-modules": ["contact_center_provider.operators.genesys_cdds"],
+            },
         ],
         "sensors": [
             {
                 "integration-name": "Genesys Cloud",
                 "python-modules": ["contact_center_provider.sensors.genesys_cloud"],
+            },
+            {
+                "integration-name": "Genesys CDDS",
+                "python-modules": ["contact_center_provider.sensors.genesys_cdds"],
             },
         ],
         "triggers": [

@@ -75,3 +75,12 @@ for order in ("lookup_first", "export_first"):
         else:
             export >> lookups >> tables
     globals()[presence_dag.dag_id] = presence_dag
+
+# Hourly, re-exporting the two previous hours each run so conversations still open when their
+# hour was first exported reach the tables in their final state.
+with _dag("fw_restated_hourly", cron="0 * * * *") as restated_dag:
+    GenesysCloudTablesOperator(
+        task_id="tables",
+        raw_manifest=_export(restatement=timedelta(hours=2)).output,
+        output_base_uri="{{ params.base }}",
+    )

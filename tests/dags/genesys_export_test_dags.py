@@ -16,6 +16,7 @@ from contact_center_provider.operators.genesys_cloud import (
     GenesysCloudDetailsQueryOperator,
 )
 from contact_center_provider.operators.genesys_cloud_enrichment import GenesysCloudEnrichmentOperator
+from contact_center_provider.operators.genesys_cloud_tables import GenesysCloudTablesOperator
 from contact_center_provider.sensors.genesys_cloud import GenesysCloudJobSensor
 
 PARAMS = {"base": "file:///nonexistent", "conn": "genesys_sandbox", "availability": "wait"}
@@ -110,3 +111,14 @@ with _dag("test_genesys_submit_then_sense") as split_dag:
         **FAST_POLLS,
     )
     submit >> sense >> download
+
+with _dag("test_genesys_query_tables") as query_tables_dag:
+    # 8.5 days starting at noon: the 7-day pieces cannot all be cut at the interval's edges.
+    noon_export = GenesysCloudDetailsQueryOperator(
+        task_id="export",
+        **TO_SANDBOX,
+        interval_start="{{ data_interval_end - macros.timedelta(days=8, hours=12) }}",
+    )
+    GenesysCloudTablesOperator(
+        task_id="tables", raw_manifest=noon_export.output, output_base_uri="{{ params.base }}"
+    )

@@ -304,17 +304,26 @@ class BrightmetricsHook(VendorHook):
 
     # -- jobs -------------------------------------------------------------------------------
 
+    def _metadata(self, kind: str, params: Mapping[str, Any]) -> ReportMetadata | None:
+        """The report's filters: given in ``params["metadata"]``, fetched (one request), or skipped."""
+        given = params.get("metadata")
+        if isinstance(given, Mapping):
+            return ReportMetadata.from_dict(given)
+        if params.get("validate_filters", True):
+            return self.get_report_metadata(kind)
+        return None
+
     def build_request(
-        self, kind: str, start: datetime | None, end: datetime | None, params: Mapping[str, Any]
+        self,
+        kind: str,
+        start: datetime | None,
+        end: datetime | None,
+        params: Mapping[str, Any],
+        metadata: ReportMetadata | None = None,
     ) -> ExportRequest:
-        """Check the parameters (fetching the report's ``$metadata`` unless told not to) and build the request."""
-        metadata: ReportMetadata | None = None
-        if isinstance(params.get("metadata"), Mapping):
-            metadata = ReportMetadata.from_dict(params["metadata"])
-        elif params.get("validate_filters", True):
-            metadata = self.get_report_metadata(kind)
+        """Check the parameters against the rules (and ``metadata``'s filters) and build the request."""
         rest = {k: v for k, v in params.items() if k not in ("metadata", "validate_filters")}
-        _ = self.client  # the connection's timezone
+        _ = self.client  # reads the connection's timezone
         return export_request(kind, start, end, rest, default_timezone=self.timezone, metadata=metadata)
 
     def submit_job(self, kind: str, start: datetime, end: datetime, params: Mapping[str, Any]) -> JobRef:
@@ -326,7 +335,8 @@ class BrightmetricsHook(VendorHook):
         validate = not isinstance(params.get("metadata"), Mapping) and params.get("validate_filters", True)
         before = self.requests_sent
         self.ensure_budget(3 if validate else 2, f"an export of report {kind}")
-        request = self.build_request(kind, start, end, params)
+        metadata = self._metadata(kind, params)
+        request = self.build_request(kind, start, end, params, metadata)
         response = self.client.request(
             "GET",
             request.path,
@@ -354,6 +364,7 @@ class BrightmetricsHook(VendorHook):
             format=request.fmt.name,
             filter=request.filter_text,
             timezone=request.timezone,
+            filter_types=metadata.filters if metadata is not None else None,
             retry_after=answer.retry_after,
             submitted_at=_at(datetime.now(UTC).timestamp()),
             requests_to_submit=self.requests_sent - before,
@@ -523,6 +534,8 @@ class BrightmetricsHook(VendorHook):
         return {
             "report_id": job["kind"],
             "format": fmt.name,
+            "timezone": extra.get("timezone"),
+            "filter_types": extra.get("filter_types"),
             "media_type": media_type or fmt.media_type,
             "result_pages": pages,
             "requests_spent": spent,

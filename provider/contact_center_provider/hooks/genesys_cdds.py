@@ -322,7 +322,7 @@ class GenesysCddsHook(VendorHook):
         for name in fresh.details["files"]:
             part = parse_part_name(name)
             assert part is not None  # judge() only lists parsed parts
-            extension = (".zip" if part.number is None else f".z{part.number:0{part.width}d}") + part.suffix
+            extension = name[len(part.base) :]  # ".z01.smime", ".zip.smime": the raw object keeps it
             if source == "location":
                 chunks = self._iter_uri(join_uri(extra["location_uri"], name), extra.get("location_conn_id"))
             else:

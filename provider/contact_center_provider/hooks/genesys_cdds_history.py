@@ -276,3 +276,38 @@ def judge(
     if created is not None:
         details["created"] = format_instant(created)
     return JobStatus(job_id, JobOutcome.SUCCEEDED, vendor_state="COMPLETE", details=details)
+
+
+def artifact_params(
+    *,
+    job_title: str | None = None,
+    location_uri: str | None = None,
+    location_conn_id: str | None = None,
+    export_id: str | None = None,
+    title_match: str = "exact",
+    created_offset_seconds: float = 0,
+    created_window_seconds: float | None = None,
+) -> dict[str, Any]:
+    """The ``job_params`` of an artifact job, checked at DAG parse time (values may be templates).
+
+    :raises ValueError: neither or both of ``job_title`` and ``location_uri``; a bad ``title_match``.
+    """
+    if bool(job_title) == bool(location_uri):
+        raise ValueError(
+            "Genesys CDDS: give exactly one of job_title (follow a CDDS job through the REST API) "
+            "and location_uri (collect artifacts dropped at a location)"
+        )
+    if title_match not in ("exact", "contains"):
+        raise ValueError(f"title_match must be 'exact' or 'contains', got {title_match!r}")
+    if created_window_seconds is not None and created_window_seconds <= 0:
+        raise ValueError("created_window_seconds must be positive")
+    params: dict[str, Any] = {
+        "job_title": job_title,
+        "location_uri": location_uri,
+        "location_conn_id": location_conn_id,
+        "export_id": export_id,
+        "title_match": title_match,
+        "created_offset_seconds": created_offset_seconds,
+        "created_window_seconds": created_window_seconds,
+    }
+    return {key: value for key, value in params.items() if value is not None}

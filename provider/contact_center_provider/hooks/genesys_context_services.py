@@ -200,8 +200,20 @@ class GenesysContextServicesHook(VendorHook):
             self._verified[uri] = size
         return gf.Look(True, size, valid)
 
-    def _judge(self, job: JobRef) -> JobStatus:
+    @staticmethod
+    def _extra(job: JobRef) -> dict[str, Any]:
         extra = job.get("extra") or {}
+        if "files" not in extra:
+            # GMS has no job to look up: the files the answer listed ARE the job.
+            raise ValueError(
+                f"GMS export {job['job_id']}: the reference does not list its files, so it cannot be "
+                "followed. A GMS export cannot be attached by job_id alone; use the reference "
+                "submit_job returned (the export task's 'jobs' result)."
+            )
+        return dict(extra)
+
+    def _judge(self, job: JobRef) -> JobStatus:
+        extra = self._extra(job)
         files = extra["files"]
         options = extra["options"]
         location, conn_id = extra["location"], extra.get("files_conn_id")
@@ -254,7 +266,7 @@ class GenesysContextServicesHook(VendorHook):
 
     def land_result(self, job: JobRef, status: JobStatus, landing: LandingSink) -> dict[str, Any]:
         """Copy every file, unchanged, into the raw zone; return what the tables step needs."""
-        extra = job.get("extra") or {}
+        extra = self._extra(job)
         location, conn_id = extra["location"], extra.get("files_conn_id")
         landed = []
         for entry in extra["files"]:

@@ -182,6 +182,8 @@ class NiceCxoneHook(VendorHook):
         a submit whose answer was lost can find the job it created instead of failing.
     :param url_refreshes: how often an expired result URL (403 from the object store) or an
         interrupted download is retried with a fresh URL.
+    :param limits_store: where the call-spacing state lives (wins over the connection's
+        ``limits_store``; default: ``CC_LIMITS_STORE`` / ``[contact_center] limits_store``).
     :param retry_policy: HTTP retry policy (default :data:`NICE_RETRY_POLICY`).
     """
 
@@ -198,10 +200,12 @@ class NiceCxoneHook(VendorHook):
         *,
         find_orphans: bool = True,
         url_refreshes: int = DEFAULT_URL_REFRESHES,
+        limits_store: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(nice_cxone_conn_id, **kwargs)
         self.find_orphans = find_orphans
+        self.limits_store = limits_store
         self.url_refreshes = url_refreshes
         self.tenant = TenantCapture()
         self._conn: NiceConnection | None = None
@@ -229,7 +233,7 @@ class NiceCxoneHook(VendorHook):
                 (nice.access_key_secret, nice.client_secret or ""),
             )
         gate = CallSpacing(
-            limit_store(nice.limits_store),
+            limit_store(self.limits_store or nice.limits_store),
             f"{self.vendor}:{nice.tenant_key}",
             nice.call_spacing + nice.call_spacing_margin,
         )
@@ -555,6 +559,7 @@ class NiceCxoneHook(VendorHook):
             return {
                 "entity": job["kind"],
                 "version": extra.get("version"),
+                "columns": counter.header,
                 "rows": counter.data_rows,
                 "url_refreshes": refreshes,
             }
@@ -581,4 +586,10 @@ class NiceCxoneHook(VendorHook):
         counter = CsvRowCounter()
         with self.plain_client.stream("GET", url, authenticate=False) as chunks:
             landing.write_stream(counter.wrap(chunks), None, extension=".csv")
-        return {"entity": kind, "version": body["version"], "rows": counter.data_rows, "mode": "sync"}
+        return {
+            "entity": kind,
+            "version": body["version"],
+            "columns": counter.header,
+            "rows": counter.data_rows,
+            "mode": "sync",
+        }

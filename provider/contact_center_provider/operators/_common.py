@@ -109,3 +109,36 @@ def emit_asset_event(context: Mapping[str, Any], alias: AssetAlias, uri: str, ex
         return
     name = uri.split("://", 1)[-1]
     events[alias].add(Asset(uri=uri, name=name), extra=extra)
+
+
+def lineage_dataset(uri: str) -> tuple[str, str]:
+    """OpenLineage ``(namespace, name)`` of a storage URI (``s3://bucket`` + key; ``file`` + path)."""
+    scheme, _, rest = uri.partition("://")
+    if scheme == "file" or not rest:
+        return "file", "/" + (rest or uri).lstrip("/")
+    bucket, _, key = rest.partition("/")
+    return f"{scheme}://{bucket}", key or "/"
+
+
+class LineageMixin:
+    """OpenLineage facets from what the operator recorded while it ran (``lineage_inputs``/``outputs``).
+
+    Imported lazily: the provider works without the ``openlineage`` extra. With deferral,
+    ``get_openlineage_facets_on_complete`` runs after ``execute_complete`` on the worker, so
+    what the landing recorded is there.
+    """
+
+    lineage_inputs: list[str]
+    lineage_outputs: list[str]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        def datasets(uris: list[str]) -> list[Any]:
+            return [Dataset(namespace=ns, name=name) for ns, name in map(lineage_dataset, uris)]
+
+        return OperatorLineage(
+            inputs=datasets(getattr(self, "lineage_inputs", [])),
+            outputs=datasets(getattr(self, "lineage_outputs", [])),
+        )

@@ -57,6 +57,7 @@ from contact_center_provider.http.errors import (
 from contact_center_provider.http.retry import RetryPolicy
 from contact_center_provider.jobs import JobOutcome, JobRef, JobResult, JobStatus, job_ref
 from contact_center_provider.operators._common import (
+    LineageMixin,
     asset_alias,
     default_deferrable,
     emit_asset_event,
@@ -89,7 +90,7 @@ def _parse_window(text: str) -> tuple[datetime, datetime]:
     return part.start, part.end
 
 
-class VendorExportJobOperator(BaseOperator):
+class VendorExportJobOperator(LineageMixin, BaseOperator):
     """Export the data interval through a vendor's export job(s) into the raw zone.
 
     :param output_base_uri: base URI of the zones (``s3://bucket/cc``, ``file:///data``...). Templated.
@@ -461,10 +462,12 @@ class VendorExportJobOperator(BaseOperator):
             len(summary["pages"]),
             landing.prefix,
         )
+        dataset_uri = f"{self.output_base_uri.rstrip('/')}/raw/{self.vendor}/{self.dataset}"
+        self.lineage_outputs = [dataset_uri]
         emit_asset_event(
             context,
             self.raw_alias,
-            f"{self.output_base_uri.rstrip('/')}/raw/{self.vendor}/{self.dataset}",
+            dataset_uri,
             {
                 "rows": summary["records"],
                 "interval": partition.interval,

@@ -64,6 +64,11 @@ class GenesysCloudDetailsJobOperator(VendorExportJobOperator):
     :param genesys_cloud_conn_id: the Genesys Cloud connection. Templated (as ``conn_id``).
     :param availability: ``"wait"``, ``"fail"`` or ``"ignore"`` (see above).
     :param page_size: result page size.
+    :param restatement: how far back each run re-exports, so conversations still open when an
+        earlier interval was exported reach the tables in their final state: a run for
+        ``[start, end)`` exports ``[start - restatement, end)`` and rewrites the partitions of
+        that window (each conversation lands in the partition holding its ``conversationStart``).
+        A whole number of intervals (e.g. ``timedelta(hours=2)`` on an hourly DAG); default none.
 
     Every other parameter is :class:`VendorExportJobOperator`'s (``output_base_uri``,
     ``export_name``, ``job_id``, ``wait_for_completion``, ``timeout``, ``deferrable``...).
@@ -81,6 +86,7 @@ class GenesysCloudDetailsJobOperator(VendorExportJobOperator):
         genesys_cloud_conn_id: str = GenesysCloudHook.default_conn_name,
         availability: str = "wait",
         page_size: int = JOB_RESULTS_PAGE_SIZE,
+        restatement: timedelta = timedelta(0),
         **kwargs: Any,
     ) -> None:
         hook_params = {"results_page_size": page_size, **kwargs.pop("hook_params", {})}
@@ -94,6 +100,20 @@ class GenesysCloudDetailsJobOperator(VendorExportJobOperator):
         if availability not in AVAILABILITY_CHOICES:
             raise ValueError(f"{self.task_id}: availability must be one of {AVAILABILITY_CHOICES}")
         self.availability = availability
+        if restatement < timedelta(0):
+            raise ValueError(f"{self.task_id}: restatement must not be negative, got {restatement}")
+        self.restatement = restatement
+
+    def export_interval(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        if not self.restatement:
+            return start, end
+        step = end - start
+        if self.restatement % step:
+            raise ValueError(
+                f"{self.task_id}: restatement {self.restatement} is not a whole number of intervals "
+                f"({step}); the partitions it rewrites must be whole."
+            )
+        return start - self.restatement, end
 
     def prerequisite(self, context: Mapping[str, Any], start: datetime, end: datetime) -> JobRef | None:
         if self.availability == "ignore":

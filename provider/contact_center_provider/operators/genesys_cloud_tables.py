@@ -80,36 +80,34 @@ class GenesysCloudTablesOperator(VendorTablesOperator):
         self, manifest: Mapping[str, Any], pages: Iterator[bytes]
     ) -> Iterator[TableRows]:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        from contact_center_provider.transforms.genesys_conversations import (
-            iter_flatten,
+        from contact_center_provider.transforms.genesys_conversations import iter_flatten, partition_result
+        from contact_center_provider.transforms.genesys_entities import (
             participant_attributes_from_entities,
-            partition_result,
+            split_by_conversation,
         )
 
         partitions = restated_partitions(manifest)
         windows = [(p.start, p.end) for p in partitions]
         seen: set[str] = set()
-        kept: list[list[pa.Array]] = [[] for _ in partitions]
+        kept: list[list[pa.ChunkedArray]] = [[] for _ in partitions]
         entities = self._entities()
         for result in iter_flatten(pages):
             unknown: Mapping[str, int] = result.unknown_fields
             for index, part in enumerate(partition_result(result, windows, seen)):
                 tables = dict(part.tables)
-                kept[index].append(tables["conversations"].column("conversation_id").combine_chunks())
+                kept[index].append(tables["conversations"].column("conversation_id"))
                 if entities is not None:
                     tables.pop("participant_attributes", None)
                 yield TableRows(tables, partitions[index], unknown)
                 unknown = {}
         if entities is None:
             return
-        ids = [pa.concat_arrays(chunks) if chunks else pa.array([], pa.string()) for chunks in kept]
+        ids = [pa.chunked_array([c for ids in chunks for c in ids.chunks], pa.string()) for chunks in kept]
         for raw in iter_pages(entities, self.output_conn_id):
             table = participant_attributes_from_entities(raw.splitlines())
-            for index, partition in enumerate(partitions):
-                mask = pc.is_in(table.column("conversation_id"), value_set=ids[index])
-                yield TableRows({"participant_attributes": table.filter(mask)}, partition)
+            for partition, part in zip(partitions, split_by_conversation(table, ids), strict=True):
+                yield TableRows({"participant_attributes": part}, partition)
 
     def _entities(self) -> dict[str, Any] | None:
         if not self.entities_manifest:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from contact_center_provider.operators._common import asset_alias, emit_asset_event
+from contact_center_provider.operators._common import LineageMixin, asset_alias, emit_asset_event
 from contact_center_provider.storage.raw_zone import iter_pages, manifest_prefix, read_manifest
 from contact_center_provider.storage.table_set import FORMATS, TableSet
 from contact_center_provider.storage.zones import Partition
@@ -59,7 +59,7 @@ def landing_partition(manifest: Mapping[str, Any]) -> Partition:
     return Partition.parse(str(manifest["interval"]), manifest.get("export_name"))
 
 
-class VendorTablesOperator(BaseOperator):
+class VendorTablesOperator(LineageMixin, BaseOperator):
     """Turn a landed export into analysis-ready tables.
 
     :param raw_manifest: the export task's result (its ``prefix`` is read) or the raw prefix /
@@ -133,12 +133,15 @@ class VendorTablesOperator(BaseOperator):
         if unknown:
             self.log.warning("Fields not mapped by the table schemas (kept in raw): %s", dict(unknown))
         self.log.info("Wrote tables %s for %d partition(s)", rows, len(touched))
+        base = self.output_base_uri.rstrip("/")
+        self.lineage_inputs = [f"{base}/raw/{manifest.get('vendor', self.vendor)}/{manifest.get('dataset')}"]
+        self.lineage_outputs = [f"{base}/tables/{self.vendor}/{name}" for name in uris[own]]
         for partition in touched:
             for name in uris[partition]:
                 emit_asset_event(
                     context,
                     self.tables_alias,
-                    f"{self.output_base_uri.rstrip('/')}/tables/{self.vendor}/{name}",
+                    f"{base}/tables/{self.vendor}/{name}",
                     {
                         "rows": tables.rows[(partition, name)],
                         "interval": partition.interval,

@@ -7,7 +7,7 @@ from here at parse time.
 - :mod:`.uri` -- ``split_uri``, ``join_uri``, ``is_local``, ``transport_params``,
   ``open_uri``, ``exists``, ``read_bytes``, ``list_uris``, ``delete_prefix``, ``delete_uris``.
 - :mod:`.atomic` -- ``atomic_open``, ``AtomicWriter``, ``write_bytes``.
-- :mod:`.writers` -- ``ParquetTableWriter``, ``CsvTableWriter``, ``JsonLinesWriter``,
+- :mod:`.writers` -- ``ParquetTableWriter``, ``CsvTableWriter``,
   ``write_table``.
 - :mod:`.manifest` -- ``ManifestEntry``, ``Manifest``, ``write_manifest``, ``read_manifest``.
 """
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     )
     from contact_center_provider.storage.writers import (
         CsvTableWriter,
-        JsonLinesWriter,
         ParquetTableWriter,
         conform_table,
         neutralize_formula_cells,
@@ -73,7 +72,6 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         [
             "CsvTableWriter",
-            "JsonLinesWriter",
             "ParquetTableWriter",
             "conform_table",
             "neutralize_formula_cells",
@@ -86,7 +84,6 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AtomicWriter",
     "CsvTableWriter",
-    "JsonLinesWriter",
     "Manifest",
     "ManifestEntry",
     "MissingStorageExtraError",

@@ -1,14 +1,13 @@
 """Manifests: what a task wrote, as JSON-native data for XCom and as a JSON file.
 
 Between tasks only URIs travel (DESIGN.md "Data zones"); a :class:`Manifest`
-is that list of URIs plus row and byte counts, per-run counters (e.g. unknown
-vendor fields seen) and free-form JSON ``extra``.
+is that list of URIs plus row and byte counts and free-form JSON ``extra``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,27 +55,18 @@ class ManifestEntry:
 
 @dataclass
 class Manifest:
-    """Objects written by one task run, with counters and extra JSON metadata."""
+    """Objects written by one task run, with extra JSON metadata."""
 
     entries: list[ManifestEntry] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def add(self, *entries: ManifestEntry) -> None:
         """Append entries (e.g. the results of writers' ``close()``)."""
         self.entries.extend(entries)
 
-    def count(self, key: str, n: int = 1) -> None:
-        """Increase counter ``key`` by ``n``."""
-        self.counts[key] = self.counts.get(key, 0) + n
-
     def uris(self, table: str | None = None) -> list[str]:
         """URIs in insertion order, optionally only those of ``table``."""
         return [e.uri for e in self.entries if table is None or e.table == table]
-
-    def tables(self) -> list[str]:
-        """Distinct table names, in first-seen order."""
-        return list(dict.fromkeys(e.table for e in self.entries if e.table is not None))
 
     def total_rows(self, table: str | None = None) -> int:
         """Sum of rows (entries without a row count add 0), optionally for one table."""
@@ -94,7 +84,6 @@ class Manifest:
         data = {
             "version": MANIFEST_VERSION,
             "entries": [e.to_dict() for e in self.entries],
-            "counts": {str(k): int(v) for k, v in self.counts.items()},
             "extra": self.extra,
         }
         # Round-trip so tuples become lists and a non-JSON value fails here, in
@@ -113,14 +102,8 @@ class Manifest:
             raise ValueError(f"manifest version {version} is newer than supported ({MANIFEST_VERSION})")
         return cls(
             entries=[ManifestEntry.from_dict(e) for e in data.get("entries", [])],
-            counts={str(k): int(v) for k, v in (data.get("counts") or {}).items()},
             extra=dict(data.get("extra") or {}),
         )
-
-    @classmethod
-    def of(cls, entries: Iterable[ManifestEntry], **extra: Any) -> Manifest:
-        """Build a manifest from entries and keyword ``extra``."""
-        return cls(entries=list(entries), extra=dict(extra))
 
 
 def write_manifest(uri: str, manifest: Manifest, conn_id: str | None = None) -> ManifestEntry:

@@ -426,10 +426,8 @@ def delete_uris(uris: list[str], conn_id: str | None = None) -> int:
     for uri in uris:
         scheme, bucket, key = split_uri(uri)
         if _family(scheme) == "file":
-            try:
+            if os.path.isfile(key):
                 os.unlink(key)
-            except FileNotFoundError:
-                pass
             continue
         if not key or key.endswith("/"):
             raise ValueError(f"delete_uris() deletes objects, not prefixes ({uri!r})")
@@ -445,7 +443,9 @@ def delete_uris(uris: list[str], conn_id: str | None = None) -> int:
                 response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
                 errors = response.get("Errors") or []
                 if errors:
-                    raise OSError(f"could not delete s3://{bucket}/{errors[0].get('Key')}: {errors[0].get('Code')}")
+                    raise OSError(
+                        f"could not delete s3://{bucket}/{errors[0].get('Key')}: {errors[0].get('Code')}"
+                    )
         elif family == "gs":
             gcs_bucket = client.bucket(bucket)
             for name in keys:

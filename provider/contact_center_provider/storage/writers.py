@@ -19,7 +19,6 @@ import decimal
 import enum
 import json
 import uuid
-from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CsvTableWriter",
-    "JsonLinesWriter",
     "ParquetTableWriter",
     "conform_table",
     "neutralize_formula_cells",
@@ -397,54 +395,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-class JsonLinesWriter(_AtomicTableWriter):
-    """Write one JSON object per line, UTF-8 (gzip if the URI ends in ``.gz``).
-
-    Datetimes/dates/times become ISO 8601 strings, ``Decimal`` and ``UUID``
-    strings, enums their value.
-
-    :param uri: final URI or path (``.jsonl`` or ``.jsonl.gz``).
-    :param conn_id: Airflow connection id for the object store.
-    :param table_name: logical table/dataset name recorded in the manifest entry.
-    :param transport_params: extra smart_open transport params.
-    """
-
-    format = "jsonl"
-
-    def __init__(
-        self,
-        uri: str,
-        *,
-        conn_id: str | None = None,
-        table_name: str | None = None,
-        transport_params: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(uri, conn_id=conn_id, table_name=table_name, transport_params=transport_params)
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        """Append one record.
-
-        :raises TypeError: if ``record`` is not a mapping or holds a value JSON
-            cannot represent (the line number is named).
-        """
-        self._check_open()
-        if not isinstance(record, Mapping):
-            raise TypeError(f"{self.uri}: record {self.rows + 1} is a {type(record).__name__}, not a mapping")
-        try:
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-        except TypeError as err:
-            raise TypeError(f"{self.uri}: record {self.rows + 1}: {err}") from err
-        self._atomic.stream.write(line.encode("utf-8") + b"\n")
-        self.rows += 1
-
-    def write_many(self, records: Iterable[Mapping[str, Any]]) -> int:
-        """Append every record; return how many were written by this call."""
-        before = self.rows
-        for record in records:
-            self.write(record)
-        return self.rows - before
 
 
 def write_table(

@@ -87,6 +87,15 @@ def arrow_strings(values: list[str]) -> pa.StringArray:
     return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
 
 
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A table of ``schema`` without rows.
+
+    ``Schema.empty_table()`` goes through pandas' compatibility layer and imports pandas
+    (~1.5 s of CPU and ~70 MB of RSS the first time); building from no batches does not.
+    """
+    return pa.Table.from_batches([], schema=schema)
+
+
 def list_children(lists: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Flatten a list array.
 

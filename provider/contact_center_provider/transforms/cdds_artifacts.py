@@ -94,12 +94,13 @@ def open_export(
 
     :param parts: every part of the export, any order (``.z01`` … ``.zNN`` and ``.zip``).
     :param key: the private key and certificate (:func:`.smime.load_smime_key`).
-    :param workdir: a private directory (:func:`private_workdir`).
+    :param workdir: a private directory (:func:`private_workdir`; created 0700 if missing).
     :param limits: extraction limits (zip-bomb protection).
     :param max_in_memory: parts above this size are decrypted by streaming through openssl.
     :param openssl: the openssl command.
     :raises ArtifactError: naming the part or member; ``workdir`` keeps nothing of this export.
     """
+    os.makedirs(workdir, mode=0o700, exist_ok=True)
     by_name = {part.name: part for part in parts}
     sets, others = group_parts(by_name)
     if others:

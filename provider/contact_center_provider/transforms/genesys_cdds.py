@@ -32,6 +32,7 @@ import pyarrow.json as pj
 
 from contact_center_provider.transforms.genesys_cdds_schemas import (
     ATTRIBUTES_MAP,
+    ENUM_LABELS_SCHEMA,
     TABLES,
     TableName,
     enum_labels_table,
@@ -44,11 +45,14 @@ __all__ = [
     "build_tables",
     "classify_member",
     "empty_table",
+    "expected_tables",
+    "iter_export_tables",
     "iter_record_batches",
     "parse_timestamp",
 ]
 
-#: Tables each CDDS job type produces (empty when the export has no such records).
+#: Tables each CDDS job type produces (empty when the export has no such records); the
+#: interactions export also gets the ``enum_labels`` lookup of its STATUS / ENTITYTYPEID codes.
 DATASET_TABLES: dict[str, tuple[TableName, ...]] = {
     "interactions": ("interactions", "documents"),
     "contacts": ("contacts", "contact_attributes"),
@@ -354,39 +358,68 @@ def _first_record(handle: BinaryIO) -> dict[str, Any] | None:
     return None
 
 
+def iter_export_tables(
+    files: Iterable[tuple[str, str]],
+    *,
+    unknown: Counter[str],
+    unrecognised: list[str],
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[tuple[TableName, pa.Table]]:
+    """Stream an extracted export's files as ``(table name, rows)`` batches, file by file.
+
+    :param files: ``(name inside the archive, local path)`` of every extracted file.
+    :param unknown: receives ``table.KEY`` counts of undocumented properties.
+    :param unrecognised: receives the names of files that feed no table.
+    :param batch_rows: rows per batch at most.
+    """
+    for name, path in sorted(files):
+        with open(path, "rb") as handle:
+            table = classify_member(name, _first_record(handle))
+            if table is None:
+                unrecognised.append(name)
+                continue
+            handle.seek(0)
+            for batch in iter_record_batches(
+                handle, table, source=name, unknown=unknown, batch_rows=batch_rows
+            ):
+                yield table, batch
+
+
+def expected_tables(dataset: str) -> dict[str, pa.Schema]:
+    """Every table an export of ``dataset`` produces (written even when empty), with its schema."""
+    if dataset not in DATASET_TABLES:
+        raise ValueError(f"unknown CDDS dataset {dataset!r}; expected one of {sorted(DATASET_TABLES)}")
+    tables: dict[str, pa.Schema] = {name: TABLES[name][0] for name in DATASET_TABLES[dataset]}
+    if dataset == "interactions":
+        tables["enum_labels"] = ENUM_LABELS_SCHEMA
+    return tables
+
+
 def build_tables(
     files: Iterable[tuple[str, str]],
     dataset: str,
     *,
     batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> CddsTables:
-    """Convert an extracted export into its tables.
+    """Convert an extracted export into its tables, in memory (see :func:`iter_export_tables` to stream).
 
     :param files: ``(name inside the archive, local path)`` of every extracted file.
     :param dataset: ``"interactions"`` or ``"contacts"``: the tables always produced (empty
         when the export holds no such records; CDDS omits files without data).
     :param batch_rows: rows per record batch while reading.
     """
-    if dataset not in DATASET_TABLES:
-        raise ValueError(f"unknown CDDS dataset {dataset!r}; expected one of {sorted(DATASET_TABLES)}")
+    schemas = expected_tables(dataset)
     result = CddsTables()
-    batches: dict[TableName, list[pa.Table]] = {name: [] for name in DATASET_TABLES[dataset]}
-    for name, path in sorted(files):
-        with open(path, "rb") as handle:
-            table = classify_member(name, _first_record(handle))
-            if table is None:
-                result.unrecognised_files.append(name)
-                continue
-            handle.seek(0)
-            batches.setdefault(table, []).extend(
-                iter_record_batches(
-                    handle, table, source=name, unknown=result.unknown_fields, batch_rows=batch_rows
-                )
-            )
+    batches: dict[str, list[pa.Table]] = {name: [] for name in schemas if name != "enum_labels"}
+    for table, batch in iter_export_tables(
+        files, unknown=result.unknown_fields, unrecognised=result.unrecognised_files, batch_rows=batch_rows
+    ):
+        batches.setdefault(table, []).append(batch)
     for name, parts in batches.items():
-        schema = TABLES[name][0]
+        schema = TABLES[name][0]  # type: ignore[index]
         result.tables[name] = pa.concat_tables(parts) if parts else empty_table(schema)
         result.rows[name] = result.tables[name].num_rows
-    result.tables["enum_labels"] = enum_labels_table()
-    result.rows["enum_labels"] = result.tables["enum_labels"].num_rows
+    if "enum_labels" in schemas:
+        result.tables["enum_labels"] = enum_labels_table()
+        result.rows["enum_labels"] = result.tables["enum_labels"].num_rows
     return result

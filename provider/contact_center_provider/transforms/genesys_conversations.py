@@ -30,7 +30,6 @@ import pyarrow.compute as pc
 
 from contact_center_provider.transforms import genesys_schemas as gs
 from contact_center_provider.transforms._arrow import (
-    OPEN_STRUCT,
     TS,
     RecordError,
     arrow_ints,
@@ -38,11 +37,18 @@ from contact_center_provider.transforms._arrow import (
     check_record,
     child,
     count_unknown,
+    empty_table,
     ints,
     list_children,
     load_json,
     read_json_page,
     table,
+)
+
+# Re-exported: the entity twin of the page flattener lives with the entities.
+from contact_center_provider.transforms.genesys_entities import (
+    participant_attributes_from_entities,
+    split_by_conversation,
 )
 
 __all__ = [
@@ -198,7 +204,7 @@ class FlattenResult:
     unknown_fields: Counter[str] = field(default_factory=Counter)
     outside_windows: int = 0
     duplicates: int = 0
-    parents: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    parents: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
 
 class _Fallback(Exception):
@@ -249,7 +255,7 @@ def _attributes(
         keys.append(key_field.name)
         values.append(column.take(arrow_ints(where)))
     if not rows:
-        return gs.PARTICIPANT_ATTRIBUTES.empty_table(), np.zeros(0, dtype=np.int64)
+        return empty_table(gs.PARTICIPANT_ATTRIBUTES), np.zeros(0, dtype=np.int64)
     row = np.concatenate(rows)
     key_id = np.concatenate(key_ids)
     order = np.lexsort((key_id, row))  # group by participant, keys in first-seen order
@@ -292,7 +298,7 @@ def _flatten_fast(raw: bytes, *, count: bool) -> FlattenResult:
     conv = page.column("conversations").combine_chunks().flatten()
     n_conv = len(conv)
     if n_conv == 0:
-        return FlattenResult({k: s.empty_table() for k, s in gs.CONVERSATION_TABLES.items()}, 0, unknown)
+        return FlattenResult({k: empty_table(s) for k, s in gs.CONVERSATION_TABLES.items()}, 0, unknown)
     conv_ids = child(conv, "conversationId", S)
     if conv_ids.null_count:
         raise _Fallback  # the slow path names the conversation without an id
@@ -343,14 +349,14 @@ def _flatten_fast(raw: bytes, *, count: bool) -> FlattenResult:
         "session_metrics": table(gs.SESSION_METRICS, metrics),
         "participant_attributes": attributes,
     }
-    parents = {
+    conversation_rows = {
         "participants": part_conv,
         "sessions": sess_conv,
         "segments": sess_conv[seg_sess],
         "session_metrics": sess_conv[met_sess],
         "participant_attributes": attr_conv,
     }
-    return FlattenResult(tables, n_conv, unknown, parents=parents)
+    return FlattenResult(tables, n_conv, unknown, parents=conversation_rows)
 
 
 def _attribute_rows(
@@ -470,29 +476,48 @@ def _window_ms(windows: Sequence[Window]) -> list[tuple[int, int]]:
     return bounds
 
 
-def _indices(mask: np.ndarray) -> pa.Array:
-    return arrow_ints(np.flatnonzero(mask))
+def _groups(assign: np.ndarray, count: int) -> list[np.ndarray]:
+    """Row indices per group ``0..count-1`` (rows assigned ``-1`` belong to none), in row order."""
+    order = np.argsort(assign, kind="stable")
+    edges = np.searchsorted(assign[order], np.arange(count + 1))
+    return [order[edges[g] : edges[g + 1]] for g in range(count)]
 
 
-def _select(result: FlattenResult, keep: np.ndarray, ids: pa.Array) -> FlattenResult:
-    """The rows of ``result`` that belong to the conversation rows where ``keep`` is true."""
-    tables = {"conversations": result.tables["conversations"].take(_indices(keep))}
-    parents: dict[str, np.ndarray] = {}
-    kept_ids: pa.Array | None = None
-    new_row = np.cumsum(keep) - 1  # old conversation row -> its row in the selection
-    for name, child_table in result.tables.items():
+def _rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    # Pages come ordered by start and child rows follow their conversation, so a window's
+    # rows are usually one run: a zero-copy slice instead of a gather.
+    first, last = int(rows[0]), int(rows[-1])
+    if last - first + 1 == len(rows):
+        return table.slice(first, len(rows))
+    return table.take(arrow_ints(rows))
+
+
+def _split(result: FlattenResult, window_of: np.ndarray, count: int) -> list[FlattenResult]:
+    """One result per window with the rows of the conversations ``window_of`` assigns to it."""
+    conversation_groups = _groups(window_of, count)
+    rank = np.zeros(len(window_of), dtype=np.int64)  # a conversation row's row in its window
+    for group in conversation_groups:
+        rank[group] = np.arange(len(group))
+    empty = {name: empty_table(schema) for name, schema in gs.CONVERSATION_TABLES.items()}
+    parts = [FlattenResult(dict(empty), len(group)) for group in conversation_groups]
+    ids = result.tables["conversations"].column("conversation_id")
+    for name, source in result.tables.items():
+        parent = None if name == "conversations" else result.parents.get(name)
         if name == "conversations":
-            continue
-        parent = result.parents.get(name)
-        if parent is not None and len(parent) == child_table.num_rows:
-            rows = keep[parent]
-            parents[name] = new_row[parent[rows]]
-            tables[name] = child_table.take(_indices(rows))
+            groups = conversation_groups
+        elif parent is not None and len(parent) == source.num_rows:
+            groups = _groups(window_of[parent], count)
         else:  # a table built elsewhere: select by id (a repeated id keeps all its rows)
-            kept_ids = ids.take(_indices(keep)) if kept_ids is None else kept_ids
-            member = pc.is_in(child_table.column("conversation_id"), value_set=kept_ids)
-            tables[name] = child_table.filter(member)
-    return FlattenResult(tables, int(keep.sum()), parents=parents)
+            groups = []
+            for group in conversation_groups:
+                member = pc.is_in(source.column("conversation_id"), value_set=ids.take(arrow_ints(group)))
+                groups.append(ints(pc.indices_nonzero(member)) if len(group) else group)
+        for part, rows in zip(parts, groups, strict=True):
+            if len(rows):
+                part.tables[name] = _rows(source, rows)
+                if parent is not None and name != "conversations" and len(parent) == source.num_rows:
+                    part.parents[name] = rank[parent[rows]]
+    return parts
 
 
 def partition_result(result: FlattenResult, windows: Sequence[Window], seen: set[str]) -> list[FlattenResult]:
@@ -541,88 +566,10 @@ def partition_result(result: FlattenResult, windows: Sequence[Window], seen: set
     for number, (low, high) in enumerate(bounds):
         window_of[keep & (window_of < 0) & (start_ms >= low) & (start_ms < high)] = number
     placed = window_of >= 0
-    seen.update(ids.take(_indices(placed)).to_pylist())
-    parts = [_select(result, window_of == number, ids) for number in range(len(bounds))]
+    seen.update(ids.take(arrow_ints(np.flatnonzero(placed))).to_pylist())
+    parts = _split(result, window_of, len(bounds))
     first_part = parts[0]
     first_part.unknown_fields = Counter(result.unknown_fields)
     first_part.outside_windows = result.outside_windows + int((keep & ~placed).sum())
     first_part.duplicates = result.duplicates + int(n - keep.sum())
     return parts
-
-
-def split_by_conversation(table: pa.Table, kept: Sequence[pa.Array | pa.ChunkedArray]) -> list[pa.Table]:
-    """Split a table keyed by ``conversation_id`` like :func:`partition_result` split the pages.
-
-    For tables that do not come from the details pages, e.g. ``participant_attributes`` built
-    by :func:`participant_attributes_from_entities`: row ``i`` of the answer holds the rows of
-    the conversations whose ids are in ``kept[i]`` (the ``conversation_id`` column of what the
-    ``i``-th window kept). Rows of other conversations are dropped; row order is kept.
-
-    :param table: a table with a ``conversation_id`` column.
-    :param kept: per window, the ids of the conversations it holds.
-    """
-    column = table.column("conversation_id")
-    parts = []
-    for ids in kept:
-        value_set = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-        parts.append(table.filter(pc.is_in(column, value_set=value_set.cast(S))))
-    return parts
-
-
-def participant_attributes_from_entities(lines: Iterable[bytes | dict[str, Any]]) -> pa.Table:
-    """Build ``participant_attributes`` from ``GET /api/v2/conversations/{id}`` entities.
-
-    :param lines: one Conversation entity per item, as JSON bytes (a JSON Lines row) or a
-        decoded dict. Blank lines are skipped. The participant id is the entity
-        participant's ``id`` (the same id as analytics ``participantId``).
-    :returns: a table with the ``PARTICIPANT_ATTRIBUTES`` schema; null-valued attributes
-        are left out, non-string values are kept as their JSON text.
-    :raises RecordError: an entity, its participants or their attributes have the wrong type.
-    """
-    conv_ids: list[str | None] = []
-    part_ids: list[str | None] = []
-    keys: list[str] = []
-    values: list[str | None] = []
-    for n, line in enumerate(lines):
-        if isinstance(line, bytes | bytearray | str):
-            if not line.strip():
-                continue
-            entity = load_json(line, f"conversation entity on line {n + 1}")
-        else:
-            entity = line
-        if not isinstance(entity, dict):
-            raise RecordError(f"conversation entity on line {n + 1} must be a JSON object")
-        conv_id = entity.get("id")
-        if not isinstance(conv_id, str):
-            raise RecordError(f"conversation entity on line {n + 1}: field 'id' must be a string")
-        record = f"conversation {conv_id}"
-        participants = entity.get("participants")
-        if participants is None:
-            participants = []
-        if not isinstance(participants, list):
-            raise RecordError(f"{record}: field 'participants' must be an array")
-        for i, participant in enumerate(participants):
-            if not isinstance(participant, dict):
-                raise RecordError(f"{record}: field 'participants[{i}]' must be an object")
-            part_id = participant.get("id")
-            if part_id is not None and not isinstance(part_id, str):
-                raise RecordError(f"{record}: field 'participants[{i}].id' must be a string")
-            attributes = participant.get("attributes")
-            if attributes is None:
-                attributes = {}
-            if not isinstance(attributes, dict):
-                raise RecordError(f"{record}: field 'participants[{i}].attributes' must be an object")
-            cleaned = check_record(
-                attributes, OPEN_STRUCT, record, f"participants[{i}].attributes", "", Counter()
-            )
-            for key, value in cleaned.items():
-                if value is None:
-                    continue
-                conv_ids.append(conv_id)
-                part_ids.append(part_id)
-                keys.append(key)
-                values.append(value)
-    return pa.Table.from_pydict(
-        {"conversation_id": conv_ids, "participant_id": part_ids, "key": keys, "value": values},
-        schema=gs.PARTICIPANT_ATTRIBUTES,
-    )

@@ -30,7 +30,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Literal
@@ -378,20 +378,23 @@ def read_extract_table(
 
 
 class CsvRowCounter:
-    """Count the records of a CSV as its bytes stream past, without parsing it.
+    """Count the records of a CSV as its bytes stream past, without parsing it, and keep its header.
 
     A line break ends a record unless it lies inside double quotes; a doubled quote inside a
     quoted value toggles the state twice, so counting quotes is enough. Feed every chunk
     through :meth:`feed` (it returns the chunk unchanged); :attr:`data_rows` excludes the
-    header row.
+    header row, :attr:`header` parses it.
     """
 
     def __init__(self) -> None:
         self._quoted = False
         self._breaks = 0
         self._tail = b""
+        self._head = bytearray()
 
     def feed(self, chunk: bytes) -> bytes:
+        if not self._breaks and len(self._head) < _HEADER_PROBE:
+            self._head += chunk[: _HEADER_PROBE - len(self._head)]
         segments = chunk.split(b'"')
         for index, segment in enumerate(segments):
             if index:
@@ -402,7 +405,7 @@ class CsvRowCounter:
             self._tail = chunk[-1:]
         return chunk
 
-    def wrap(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def wrap(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """Pass ``chunks`` through, counting."""
         for chunk in chunks:
             yield self.feed(chunk)
@@ -412,3 +415,9 @@ class CsvRowCounter:
         """Records seen, minus the header (a last record without a final line break counts)."""
         records = self._breaks + (1 if self._tail not in (b"", b"\n") else 0)
         return max(0, records - 1)
+
+    @property
+    def header(self) -> list[str]:
+        """The header row's cells (``[]`` for an empty file)."""
+        text = bytes(self._head).decode("utf-8", errors="replace").removeprefix("\ufeff")
+        return next(csv.reader(io.StringIO(text, newline="")), [])

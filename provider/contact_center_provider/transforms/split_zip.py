@@ -70,13 +70,11 @@ class PartName:
     :param name: the file name as the vendor gave it.
     :param base: the name without ``.zNN``/``.zip`` and ``.smime`` (``export-<id>``).
     :param number: ``NN`` of a ``.zNN`` part; ``None`` for the final ``.zip`` part.
-    :param width: digits used in ``NN`` (to name a missing part the way the vendor would).
     """
 
     name: str
     base: str
     number: int | None
-    width: int = 2
     suffix: str = ""
 
     @property
@@ -94,7 +92,6 @@ def parse_part_name(name: str) -> PartName | None:
         name=os.path.basename(name),
         base=match.group("base"),
         number=int(digits) if digits else None,
-        width=len(digits) if digits else 2,
         suffix=match.group("suffix") or "",
     )
 
@@ -110,8 +107,8 @@ class SplitSet:
     def _expected_name(self, number: int | None) -> str:
         sample = self.final or next(iter(self.numbered.values()), None)
         suffix = sample.suffix if sample else ".smime"
-        width = max((p.width for p in self.numbered.values()), default=2)
-        ext = "zip" if number is None else f"z{number:0{width}d}"
+        # Info-ZIP numbers parts with at least two digits: .z01 … .z99, .z100 …
+        ext = "zip" if number is None else f"z{number:02d}"
         return f"{self.base}.{ext}{suffix}"
 
     def missing(self) -> list[str]:

@@ -43,7 +43,7 @@ class BrightmetricsSettings:
     """
 
     time_scale: float = 1.0
-    job_seconds: float = 20.0
+    job_seconds: float = 10.0
     retry_after_seconds: int = 5
     status_ttl_seconds: float = 3600.0
     status_ttl_from: Literal["created", "completed"] = "created"

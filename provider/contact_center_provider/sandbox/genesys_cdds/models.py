@@ -35,7 +35,7 @@ JOB_TYPES: dict[Dataset, str] = {"interactions": "Interaction", "contacts": "Con
 TENANT_KEY = "default"
 #: Used by ``fault=other_certificate``: a pair the connection does not hold.
 OTHER_KEY = "other-tenant"
-BOMB_BYTES = 16 * 1024 * 1024
+BOMB_BYTES = 4 * 1024 * 1024
 
 
 def parse_utc(value: str) -> datetime:

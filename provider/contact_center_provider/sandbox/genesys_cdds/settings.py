@@ -36,7 +36,7 @@ class CddsSettings:
     :param polls_until_complete: a run shows ``IN_PROGRESS`` without file names in this many
         history listings before its files appear.
     :param fault: make every export bad on purpose: ``traversal`` (a ``../`` member), ``bomb``
-        (a member expanding ~1000x), ``corrupt_part`` (damaged bytes in the first part),
+        (a 4 MiB member expanding ~1000x), ``corrupt_part`` (damaged bytes in the first part),
         ``withhold_last_part`` (the last ``.zNN`` is never listed nor served),
         ``other_certificate`` (encrypted to a certificate the connection has no key for).
     :param extra_field: add this undocumented property to every interaction and contact.

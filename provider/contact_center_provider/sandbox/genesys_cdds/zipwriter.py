@@ -159,6 +159,5 @@ def _record_disks(
 
 
 def part_suffixes(count: int) -> list[str]:
-    """File suffixes of a ``count``-part archive: ``z01`` … and ``zip`` last (Info-ZIP widens past 99)."""
-    width = 2 if count <= 100 else len(str(count - 1))
-    return [f"z{n:0{width}d}" for n in range(1, count)] + ["zip"]
+    """File suffixes of a ``count``-part archive: ``z01`` … ``z99``, ``z100`` … and ``zip`` last (Info-ZIP)."""
+    return [f"z{n:02d}" for n in range(1, count)] + ["zip"]

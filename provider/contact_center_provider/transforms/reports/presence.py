@@ -47,7 +47,7 @@ from contact_center_provider.transforms.reports.presence_model import (
 )
 from contact_center_provider.transforms.reports.sources import TableSource, present, read_columns
 
-__all__ = ["AGENT_TEMPLATE", "GROUPS_TEMPLATE", "TEMPLATE", "write_presence"]
+__all__ = ["AGENT_TEMPLATE", "DEFAULT_MAX_ROWS", "GROUPS_TEMPLATE", "TEMPLATE", "IndexRow", "write_presence"]
 
 TEMPLATE = "presence.html.j2"
 AGENT_TEMPLATE = "presence_agent.html.j2"

@@ -27,8 +27,8 @@ from contact_center_provider.transforms.reports.sources import TableSource, pres
 
 __all__ = ["DEFAULT_MAX_ROWS", "PRESENCE_COLUMNS", "ROUTING_COLUMNS", "UserRecords", "iter_user_records"]
 
-#: Rows (presence + routing) held in memory at once; about 40 MB of Arrow data.
-DEFAULT_MAX_ROWS = 400_000
+#: Rows (presence + routing) held in memory at once; about 25 MB of Arrow data.
+DEFAULT_MAX_ROWS = 250_000
 PRESENCE_COLUMNS = ("user_id", "start_time", "end_time", "system_presence", "organization_presence_id")
 ROUTING_COLUMNS = ("user_id", "start_time", "end_time", "routing_status")
 _MS = pa.timestamp("ms", tz="UTC")
@@ -179,12 +179,17 @@ def iter_user_records(
     # Twice the minimum: hashing spreads users unevenly.
     buckets = max(2, math.ceil(2 * total / max_rows))
     with tempfile.TemporaryDirectory(prefix="cc-presence-", dir=spill_dir) as directory:
+        pool = pa.default_memory_pool()
         p_paths = _spill(presence, PRESENCE_COLUMNS, buckets, directory, "presence")
         r_paths = _spill(routing, ROUTING_COLUMNS, buckets, directory, "routing")
+        # Arrow's allocator keeps freed memory for reuse; hand it back between phases so the
+        # process's footprint is one bucket, not the high-water mark of every step.
+        pool.release_unused()
         for p_path, r_path in zip(p_paths, r_paths, strict=True):
             p_table, r_table = _read_spilled(p_path, PRESENCE_COLUMNS), _read_spilled(r_path, ROUTING_COLUMNS)
             yield from _group(p_table, r_table)
             del p_table, r_table
+            pool.release_unused()
             for path in (p_path, r_path):
                 if os.path.exists(path):
                     os.unlink(path)

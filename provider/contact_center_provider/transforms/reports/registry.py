@@ -36,10 +36,10 @@ from contact_center_provider.transforms.reports.tables import empty_table
 
 __all__ = [
     "REPORTS",
-    "arrow_sources",
     "STANDARD_PARAMS",
     "ReportSpec",
     "UnknownReportError",
+    "arrow_sources",
     "get_report",
     "render_files",
 ]
@@ -195,7 +195,7 @@ def write_presence(
         tz=tz,
         job_name=job_name,
         group_by=group_by or None,
-        **({"max_rows": int(max_rows)} if max_rows else {}),
+        max_rows=int(max_rows) if max_rows else presence.DEFAULT_MAX_ROWS,
     )
 
 
