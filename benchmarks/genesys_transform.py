@@ -1,97 +1,175 @@
-"""Benchmark: Genesys Cloud conversation pages -> six Parquet tables, against pyarrow's JSON reader.
+"""Benchmark: the Genesys Cloud tables operator on a landed export, against pyarrow's JSON reader.
 
-Generates a conversation export with the sandbox's generator (cached by arguments): raw
-pages of ``--page-size`` conversations as compact JSON, like the raw zone, and the same
-conversations as one JSON Lines file. Then, each in its own subprocess so their memory is
-measured apart:
+What is measured is what a user's ``tables`` task runs: ``GenesysCloudTablesOperator.execute()``
+reading a published raw landing through its manifest (``storage.raw_zone``), flattening the
+pages (``transforms.genesys_conversations.iter_flatten``), routing each conversation to its
+start partition (``partition_result``) and writing the six conversation tables through
+``storage.table_set.TableSet`` (Parquet via ``storage.writers``) until they are published.
 
-- baseline: ``pyarrow.json.read_json`` of the JSON Lines file (the same conversation bytes);
-  files over ``--baseline-chunk-mb`` are read in chunks of whole lines so the baseline's
-  memory stays bounded too (the parser and its threads are the same);
-- measured: ``iter_flatten`` over the page files plus writing all six tables with
-  ``ParquetTableWriter`` (zstd, 128k-row row groups), as the transform task does.
+The input is generated once per (shape, size, seed) and cached under the system temp
+directory: a raw landing (``storage.raw_zone.RawLanding``, pages of ``--page-size``
+conversations as compact JSON, as the export task lands them) and the same conversations as
+one JSON Lines file. Shapes:
 
-Prints MB, MB/s, the ratio measured/baseline and the measured part's peak RSS.
+- ``sandbox``: the sandbox's own generator (``sandbox/genesys_cloud/data.py``), as served by
+  the sandbox API: a few participant attributes on customer legs, no unmapped fields;
+- ``lean``: the same conversations with participant attributes cut to one key;
+- ``wide``: the same conversations with 30 attributes on every participant and unmapped
+  vendor fields on conversations, participants and sessions (counted, kept in raw only).
 
-    PYTHONPATH=provider python benchmarks/genesys_transform.py --conversations 50000
+Baseline: ``pyarrow.json.read_json`` merely parsing the same conversations as JSON Lines
+(default options: multi-threaded; files over ``--baseline-chunk-mb`` are read in chunks of
+whole lines so its memory stays bounded). Each side runs in its own subprocess, alternating
+``--repeat`` times, so peak RSS (``VmHWM``) is measured apart and load from elsewhere on the
+machine hits both alike. Ratio = baseline seconds / operator seconds: higher is better, 1.0
+means the operator is as fast as merely parsing the JSON.
+
+    PYTHONPATH=provider python benchmarks/genesys_transform.py --conversations 20000 100000
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
-import os
-import queue
+import logging
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 PER_DAY = 10_000
-#: Dictionary encoding buys nothing on these id-heavy tables under zstd: files come out
-#: ~15% smaller without it, and writing takes ~20% less CPU.
-WRITER_OPTIONS: dict[str, Any] = {"compression": "zstd", "use_dictionary": False}
-CACHE_ROOT = Path(tempfile.gettempdir()) / "cc-bench-genesys-transform"
+START = datetime(2024, 5, 1, tzinfo=UTC)
+SHAPES = ("sandbox", "lean", "wide")
+CACHE_ROOT = Path(tempfile.gettempdir()) / "cc-bench-genesys-tables"
+#: Bumped when the generated data changes, so stale caches are not reused.
+DATA_VERSION = 1
 
 
-def _generate(directory: Path, conversations: int, seed: int, page_size: int) -> None:
+# --- data ---------------------------------------------------------------------------------------
+
+
+def _lean(record: dict[str, Any]) -> dict[str, Any]:
+    out = dict(record)
+    out["participants"] = []
+    for participant in record["participants"]:
+        participant = dict(participant)
+        attributes = participant.pop("attributes", None)
+        if attributes and "language" in attributes:
+            participant["attributes"] = {"language": attributes["language"]}
+        out["participants"].append(participant)
+    return out
+
+
+def _wide(record: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(record)
+    conversation_id = out["conversationId"]
+    # Unmapped fields real exports carry; the operator counts them and leaves them in raw.
+    out["evaluations"] = [{"evaluationId": conversation_id[::-1], "formName": "QA", "calibrationId": None}]
+    out["resolutions"] = [{"queueId": conversation_id, "nNextContactAvoided": 1}]
+    for number, participant in enumerate(out["participants"]):
+        attributes = dict(participant.get("attributes") or {})
+        for key in range(30):
+            attributes[f"ivr.var{key:02d}"] = f"{conversation_id[:8]}-{number}-{key}"
+        participant["attributes"] = attributes
+        participant["screenRecordingState"] = "requested"
+        for session in participant["sessions"]:
+            session["activeSkillIds"] = [conversation_id[:18], conversation_id[18:]]
+            session["mediaEndpointStats"] = [{"codecs": ["opus"], "minMos": 4.4, "receivedPackets": 1834}]
+    return out
+
+
+def _records(shape: str, conversations: int, seed: int) -> Iterator[dict[str, Any]]:
     from contact_center_provider.sandbox.genesys_cloud import data
 
-    tmp = directory.with_name(directory.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "pages").mkdir(parents=True)
-    start = datetime(2024, 5, 1, tzinfo=UTC)
-    end = start + timedelta(days=conversations // PER_DAY + 2)
-    records = itertools.islice(data.generate_conversations(seed, start, end, per_day=PER_DAY), conversations)
+    end = START + timedelta(days=conversations // PER_DAY + 2)
+    change = {"sandbox": dict, "lean": _lean, "wide": _wide}[shape]
+    for number, record in enumerate(data.generate_conversations(seed, START, end, per_day=PER_DAY)):
+        if number == conversations:
+            return
+        if number % PER_DAY == 0:
+            data.conversations_for_day.cache_clear()  # the generator caches whole days
+            print(f"  generated {number} conversations", file=sys.stderr)
+        yield change(record)
+
+
+def _page(encoded: list[bytes], number: int) -> bytes:
+    return (
+        b'{"conversations":['
+        + b",".join(encoded)
+        + f'],"cursor":"c{number}","dataAvailabilityDate":"2030-01-01T00:00:00.000Z"}}'.encode()
+    )
+
+
+def _generate(directory: Path, shape: str, conversations: int, seed: int, page_size: int) -> None:
+    from contact_center_provider.storage.raw_zone import RawLanding
+    from contact_center_provider.storage.zones import Partition
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    # Details jobs also return conversations that started before the interval (up to the
+    # generator's six hours): the partition starts a day early so every one of them is kept.
+    days = conversations // PER_DAY + 2
+    partition = Partition(START - timedelta(days=1), START + timedelta(days=days))
+    landing = RawLanding(f"{directory.as_uri()}/raw/genesys_cloud/conversations/{partition.path}")
+    warm = RawLanding(f"{directory.as_uri()}/warm/genesys_cloud/conversations/{partition.path}")
+    records = _records(shape, conversations, seed)
     written = 0
-    with open(tmp / "conversations.jsonl", "wb") as lines:
+    with open(directory / "conversations.jsonl", "wb") as lines:
         for number in itertools.count():
-            page = list(itertools.islice(records, page_size))
-            if not page:
+            encoded = [
+                json.dumps(r, separators=(",", ":")).encode() for r in itertools.islice(records, page_size)
+            ]
+            if not encoded:
                 break
-            encoded = [json.dumps(r, separators=(",", ":")) for r in page]
-            lines.write(("\n".join(encoded) + "\n").encode())
-            body = (
-                '{"conversations":['
-                + ",".join(encoded)
-                + f'],"cursor":"c{number}","dataAvailabilityDate":"2030-01-01T00:00:00.000Z"}}'
-            )
-            (tmp / "pages" / f"page-{number:06d}.json").write_bytes(body.encode())
-            written += len(page)
-            if number % 50 == 0:
-                data.conversations_for_day.cache_clear()  # the generator caches whole days
-                print(f"  generated {written} conversations", file=sys.stderr)
+            lines.write(b"\n".join(encoded) + b"\n")
+            landing.write_page(_page(encoded, number), len(encoded))
+            if number == 0:
+                warm.write_page(_page(encoded, number), len(encoded))
+            written += len(encoded)
     if written < conversations:
         raise SystemExit(f"the generator produced only {written} of {conversations} conversations")
-    shutil.rmtree(directory, ignore_errors=True)
-    tmp.rename(directory)
+    published = {"vendor": "genesys_cloud", "dataset": "conversations", "interval": partition.interval}
+    info = {
+        "landing": landing.publish(**published)["prefix"],
+        "warm": warm.publish(**published)["prefix"],
+        "conversations": conversations,
+    }
+    (directory / "info.json").write_text(json.dumps(info))  # last: marks the cache complete
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
-    directory = CACHE_ROOT / f"seed{args.seed}-n{args.conversations}-p{args.page_size}"
-    if not (directory / "conversations.jsonl").exists():
-        print(f"generating {args.conversations} conversations into {directory} ...", file=sys.stderr)
-        _generate(directory, args.conversations, args.seed, args.page_size)
+def _data_dir(shape: str, conversations: int, args: argparse.Namespace) -> Path:
+    name = f"v{DATA_VERSION}-{shape}-seed{args.seed}-n{conversations}-p{args.page_size}"
+    directory = CACHE_ROOT / name
+    if not (directory / "info.json").exists():
+        print(f"generating {conversations} {shape} conversations into {directory} ...", file=sys.stderr)
+        _generate(directory, shape, conversations, args.seed, args.page_size)
     return directory
 
 
-def _peak_rss_mb() -> float:
+# --- the two sides, each in its own process -------------------------------------------------------
+
+
+def _usage() -> dict[str, float]:
     # VmHWM belongs to this process image; ru_maxrss would also count the parent before exec.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     try:
         with open("/proc/self/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+                    peak = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"peak_rss_mb": peak, "cpu_seconds": usage.ru_utime + usage.ru_stime}
 
 
 def _baseline(directory: Path, chunk_mb: int) -> dict[str, Any]:
@@ -101,11 +179,11 @@ def _baseline(directory: Path, chunk_mb: int) -> dict[str, Any]:
     path = directory / "conversations.jsonl"
     size = path.stat().st_size
     rows = 0
+    cpu = _usage()["cpu_seconds"]
     started = time.perf_counter()
-    # Whole-file reads of a multi-GB export would need several times its size in RAM.
     if size <= chunk_mb << 20:
         rows = pj.read_json(path).num_rows
-    else:
+    else:  # a whole multi-GB file would need several times its size in RAM
         with open(path, "rb") as handle:
             rest = b""
             while chunk := handle.read(chunk_mb << 20):
@@ -116,128 +194,139 @@ def _baseline(directory: Path, chunk_mb: int) -> dict[str, Any]:
             if rest.strip():
                 rows += pj.read_json(pa.BufferReader(rest)).num_rows
     seconds = time.perf_counter() - started
-    return {"bytes": size, "seconds": seconds, "rows": rows, "peak_rss_mb": _peak_rss_mb()}
-
-
-def _measured(directory: Path, workers: int) -> dict[str, Any]:
-    from contact_center_provider.storage.writers import ParquetTableWriter
-    from contact_center_provider.transforms import genesys_schemas as gs
-    from contact_center_provider.transforms.genesys_conversations import (
-        flatten_conversation_page,
-        iter_flatten,
-    )
-
-    files = sorted((directory / "pages").glob("page-*.json"))
-    size = sum(f.stat().st_size for f in files)
-    out = Path(tempfile.mkdtemp(prefix="cc-bench-out-"))
-    # Warm up lazy imports (pandas shims, smart_open) outside the timing.
-    warm = flatten_conversation_page(files[0].read_bytes())
-    for name, table in warm.tables.items():
-        with ParquetTableWriter(str(out / f"warm-{name}.parquet"), table.schema, **WRITER_OPTIONS) as scratch:
-            scratch.write(table)
-
-    def pages() -> Any:
-        for f in files:
-            yield f.read_bytes()
-
-    # Writing runs on its own thread so Parquet encoding overlaps parsing (both release the GIL).
-    results: queue.Queue[Any] = queue.Queue(maxsize=2)
-    counts = {"conversations": 0, "unknown_fields": 0}
-    errors: list[BaseException] = []
-
-    def write_all() -> None:
-        try:
-            writers = {
-                name: ParquetTableWriter(
-                    str(out / f"{name}.parquet"), schema, table_name=name, **WRITER_OPTIONS
-                )
-                for name, schema in gs.CONVERSATION_TABLES.items()
-            }
-            while (result := results.get()) is not None:
-                for name, table in result.tables.items():
-                    writers[name].write(table)
-            for writer in writers.values():
-                writer.close()
-        except BaseException as exc:
-            errors.append(exc)
-            while results.get() is not None:
-                pass
-
-    started = time.perf_counter()
-    writer = threading.Thread(target=write_all)
-    writer.start()
-    try:
-        for result in iter_flatten(pages(), workers=workers):
-            counts["conversations"] += result.conversations
-            counts["unknown_fields"] += sum(result.unknown_fields.values())
-            results.put(result)
-    finally:
-        results.put(None)
-        writer.join()
-    seconds = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    stored = {p.stem: p.stat().st_size for p in out.glob("*.parquet") if not p.name.startswith("warm-")}
-    shutil.rmtree(out, ignore_errors=True)
+    usage = _usage()
     return {
         "bytes": size,
         "seconds": seconds,
-        "pages": len(files),
-        "parquet_bytes": sum(stored.values()),
-        "peak_rss_mb": _peak_rss_mb(),
-        **counts,
+        "rows": rows,
+        **usage,
+        "cpu_seconds": usage["cpu_seconds"] - cpu,
+    }
+
+
+def _operator(directory: Path) -> dict[str, Any]:
+    from contact_center_provider.operators.genesys_cloud_tables import GenesysCloudTablesOperator
+
+    # The operator warns that it runs outside Airflow's task runner; that is the point here.
+    logging.disable(logging.WARNING)
+    info = json.loads((directory / "info.json").read_text())
+    out = Path(tempfile.mkdtemp(prefix="cc-bench-tables-"))
+    try:
+
+        def run(landing: str) -> dict[str, Any]:
+            operator = GenesysCloudTablesOperator(
+                task_id="tables", raw_manifest=landing, output_base_uri=out.as_uri()
+            )
+            result: dict[str, Any] = operator.execute({})
+            return result
+
+        run(info["warm"])  # lazy imports and first-use setup, outside the timing
+        cpu = _usage()["cpu_seconds"]
+        started = time.perf_counter()
+        result = run(info["landing"])
+        seconds = time.perf_counter() - started
+        usage = _usage()
+        tables = out / "tables" / "genesys_cloud"
+        stored = sum(p.stat().st_size for p in tables.rglob("*.parquet"))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    pages = sorted((Path(info["landing"].removeprefix("file://")) / "_attempts").rglob("page-*.json"))
+    if result["rows"]["conversations"] != info["conversations"]:
+        raise SystemExit(f"the operator kept {result['rows']['conversations']} of {info['conversations']}")
+    return {
+        "bytes": sum(p.stat().st_size for p in pages),
+        "seconds": seconds,
+        "rows": result["rows"],
+        "unknown_fields": sum(result["unknown_fields"].values()),
+        "parquet_bytes": stored,
+        **usage,
+        "cpu_seconds": usage["cpu_seconds"] - cpu,
     }
 
 
 def _run_child(role: str, directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--role", role, "--data", str(directory)]
-    command += ["--workers", str(args.workers), "--baseline-chunk-mb", str(args.baseline_chunk_mb)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    command += ["--baseline-chunk-mb", str(args.baseline_chunk_mb)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{role} failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def _spread(values: list[float], digits: int = 2) -> str:
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.{digits}f}"
+    return f"{median:.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+
+
+def _measure(shape: str, conversations: int, args: argparse.Namespace) -> dict[str, Any]:
+    directory = _data_dir(shape, conversations, args)
+    base: list[dict[str, Any]] = []
+    meas: list[dict[str, Any]] = []
+    for _ in range(args.repeat):  # alternate, so that load from elsewhere hits both alike
+        base.append(_run_child("baseline", directory, args))
+        meas.append(_run_child("operator", directory, args))
+    ratios = [b["seconds"] / m["seconds"] for b, m in zip(base, meas, strict=True)]
+    cpu_ratios = [b["cpu_seconds"] / m["cpu_seconds"] for b, m in zip(base, meas, strict=True)]
+    last = meas[-1]
+    print(
+        f"\n{shape}, {conversations:,} conversations: {last['bytes'] / 1e6:,.1f} MB of pages "
+        f"({base[-1]['bytes'] / 1e6:,.1f} MB as JSON Lines), "
+        f"{sum(last['rows'].values()):,} table rows, unknown-field occurrences {last['unknown_fields']:,}, "
+        f"parquet {last['parquet_bytes'] / 1e6:,.1f} MB"
+    )
+    for label, runs in (("baseline read_json", base), ("operator execute()", meas)):
+        print(
+            f"  {label}: seconds {_spread([r['seconds'] for r in runs])}, "
+            f"cpu seconds {_spread([r['cpu_seconds'] for r in runs])}, "
+            f"peak RSS MB {_spread([r['peak_rss_mb'] for r in runs], 0)}"
+        )
+    print(f"  ratio baseline/operator: {_spread(ratios)} (cpu-time ratio {_spread(cpu_ratios)})")
+    return {
+        "shape": shape,
+        "conversations": conversations,
+        "ratio": statistics.median(ratios),
+        "rss": max(r["peak_rss_mb"] for r in meas),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=50_000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--conversations", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=["sandbox", "lean"])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2, help="iter_flatten workers")
     parser.add_argument("--baseline-chunk-mb", type=int, default=256)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the best is kept")
-    parser.add_argument("--role", choices=["baseline", "measured"], help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side, alternating")
+    parser.add_argument("--role", choices=["baseline", "operator"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.role == "baseline":
         print(json.dumps(_baseline(args.data, args.baseline_chunk_mb)))
         return
-    if args.role == "measured":
-        print(json.dumps(_measured(args.data, args.workers)))
+    if args.role == "operator":
+        print(json.dumps(_operator(args.data)))
         return
 
-    directory = _data_dir(args)
-    # Alternate the two sides so that load from elsewhere on the machine hits both alike.
-    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "measured": []}
-    for _ in range(args.repeat):
-        for role, results in runs.items():
-            results.append(_run_child(role, directory, args))
-    base = min(runs["baseline"], key=lambda r: r["seconds"])
-    meas = min(runs["measured"], key=lambda r: r["seconds"])
-    base_rate = base["bytes"] / 1e6 / base["seconds"]
-    meas_rate = meas["bytes"] / 1e6 / meas["seconds"]
-    print(f"conversations: {meas['conversations']} in {meas['pages']} pages (os.cpu_count={os.cpu_count()})")
+    import os
+
     print(
-        f"baseline  pyarrow.json.read_json(JSON Lines): {base['bytes'] / 1e6:8.1f} MB in {base['seconds']:6.2f} s"
-        f" = {base_rate:7.1f} MB/s, peak RSS {base['peak_rss_mb']:.0f} MB"
+        f"Ratio = baseline seconds / operator seconds (higher is better; target >= 0.6). "
+        f"Figures: median [min-max] of {args.repeat} alternating runs; os.cpu_count={os.cpu_count()}"
     )
-    print(
-        f"measured  iter_flatten + Parquet (6 tables):  {meas['bytes'] / 1e6:8.1f} MB in {meas['seconds']:6.2f} s"
-        f" = {meas_rate:7.1f} MB/s, peak RSS {meas['peak_rss_mb']:.0f} MB"
-        f" (parquet {meas['parquet_bytes'] / 1e6:.1f} MB, unknown-field occurrences {meas['unknown_fields']})"
-    )
-    print(
-        f"ratio measured/baseline: {meas_rate / base_rate:.2f}x  (target >= 0.5x, aim 0.75x; peak RSS < 512 MB)"
-    )
+    summary = [_measure(shape, n, args) for shape in args.shapes for n in args.conversations]
+    print("\nsummary (median ratio, highest operator peak RSS):")
+    for row in summary:
+        print(
+            f"  {row['shape']:8s} {row['conversations']:>9,} conversations: "
+            f"ratio {row['ratio']:.2f}x, peak RSS {row['rss']:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

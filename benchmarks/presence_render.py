@@ -274,7 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline-max-agents", type=int, default=10_000, help="skip the baseline above this size"
     )
-    parser.add_argument("--memory-limit-gb", type=float, default=12.0, help="address-space cap per child")
+    parser.add_argument(
+        "--memory-limit-gb",
+        type=float,
+        default=6.0,
+        help="address-space cap per child (the baseline needs ~1 GB per 1,000 agents)",
+    )
     parser.add_argument("--child", choices=("measured", "legacy"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)

@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
-    reports = (
-        sorted(p for p in (output / "reports").rglob("*") if p.is_file())
-        if (output / "reports").exists()
-        else []
-    )
+    tables = sorted(p.parent for p in (output / "tables").rglob("part-00000.parquet"))
+    print("\nTables (Parquet, and CSV where the DAG asks):")
+    for folder in tables:
+        print(f"  {folder.relative_to(output)}")
+    reports = sorted(p for p in (output / "reports").rglob("*") if p.is_file() and not p.name.startswith("."))
     print("\nReports:")
     for path in reports:
         print(f"  {path}")

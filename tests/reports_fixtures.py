@@ -261,6 +261,7 @@ class Rendered:
     main: str
     files: dict[str, str] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    main_name: str = ""
 
 
 def render_report(
@@ -282,7 +283,7 @@ def render_report(
         "interval_end": end,
         "tz": tz,
     }
-    out = Rendered("")
+    out = Rendered("", main_name=spec.file_name)
     for item in render_files(
         arrow_sources(tables),
         make_renderer(),

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -50,16 +50,23 @@ class MemoryLanding:
 
     def __init__(self) -> None:
         self.objects: list[bytes] = []
+        self.records: list[int | None] = []
 
     def write_page(self, raw: bytes, records: int | None, *, extension: str | None = None) -> str:
         self.objects.append(raw)
         return f"mem://{len(self.objects)}"
 
     def write_stream(
-        self, chunks: Iterable[bytes], records: int | None = None, *, extension: str | None = None
+        self,
+        chunks: Iterable[bytes],
+        records: int | Callable[[], int | None] | None = None,
+        *,
+        extension: str | None = None,
     ) -> str:
         assert extension == ".csv"
-        return self.write_page(b"".join(chunks), records)
+        data = b"".join(chunks)
+        self.records.append(records() if callable(records) else records)
+        return self.write_page(data, None)
 
 
 @pytest.fixture(autouse=True)
@@ -154,6 +161,7 @@ def test_access_key_export_end_to_end_with_every_call_spaced(sandbox: Any, nice:
     facts = hook.land_result(ref, JobStatus(ref["job_id"], JobOutcome.SUCCEEDED), landing)
     assert landing.objects == [expected_csv(date(2024, 5, 1), 2)]
     rows = len(list(csv.reader(io.StringIO(landing.objects[0].decode(), newline="")))) - 1
+    assert landing.records == [rows]
     assert facts == {
         "entity": "qm-workflows",
         "version": "1",

@@ -21,11 +21,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-from reports_fixtures import conversation_tables, presence_tables, utc
-from test_reports import CALL_DETAIL_CONVS, EVIL_CONVS, P_END, P_START, presence_example
-
-from contact_center_provider.transforms.reports import get_report, render
-from contact_center_provider.transforms.reports.formatting import interval_text, js_date_string
+from reports_fixtures import (
+    CALL_DETAIL_CONVS,
+    EVIL_CONVS,
+    P_END,
+    P_START,
+    conversation_tables,
+    presence_example,
+    presence_tables,
+    random_presence,
+    render_report,
+    utc,
+)
 
 pytestmark = pytest.mark.chromium
 
@@ -169,13 +176,25 @@ JSON.stringify({
   shownSections: Array.from(document.querySelectorAll('section.user'))
       .filter(s => getComputedStyle(s).display !== 'none').map(s => s.id),
   scripts: document.querySelectorAll('script').length,
+  externalScripts: document.querySelectorAll('script[src]').length,
   bodyWidth: document.body.scrollWidth,
 })
 """
 
 
-async def open_page(cdp: Cdp, page: Path, screenshot: Path | None, fragment: str = "") -> PageReport:
-    """Load ``page`` in a fresh tab, collect problems and facts, optionally take a screenshot."""
+async def open_page(
+    cdp: Cdp,
+    page: Path,
+    screenshot: Path | None,
+    fragment: str = "",
+    probe: str | None = None,
+    scripts_enabled: bool = True,
+) -> PageReport:
+    """Load ``page`` in a fresh tab, collect problems and facts, optionally take a screenshot.
+
+    :param probe: a JavaScript expression returning JSON text, evaluated after load into ``facts["probe"]``.
+    :param scripts_enabled: False loads the page with its own scripts disabled.
+    """
     target = await cdp.send("Target.createTarget", {"url": "about:blank"})
     session = (await cdp.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}))[
         "sessionId"
@@ -187,6 +206,8 @@ async def open_page(cdp: Cdp, page: Path, screenshot: Path | None, fragment: str
         {"width": 1280, "height": 1600, "deviceScaleFactor": 1, "mobile": False},
         session=session,
     )
+    if not scripts_enabled:
+        await cdp.send("Emulation.setScriptExecutionDisabled", {"value": True}, session=session)
     first_event = len(cdp.events)
     loaded = cdp.expect("Page.loadEventFired")
     await cdp.send("Page.navigate", {"url": page.as_uri() + fragment}, session=session)
@@ -198,6 +219,11 @@ async def open_page(cdp: Cdp, page: Path, screenshot: Path | None, fragment: str
         shot = await cdp.send("Page.captureScreenshot", {"format": "png"}, session=session)
         await asyncio.to_thread(screenshot.write_bytes, base64.b64decode(shot["data"]))
     report = PageReport(facts=json.loads(facts["result"]["value"]))
+    if probe is not None:
+        result = await cdp.send(
+            "Runtime.evaluate", {"expression": probe, "returnByValue": True}, session=session
+        )
+        report.facts["probe"] = json.loads(result["result"]["value"])
     for event in cdp.events[first_event:]:
         if event.get("sessionId") != session:
             continue
@@ -224,62 +250,157 @@ def _screenshot_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def _call_detail_html(convs: list[dict[str, Any]]) -> str:
-    spec = get_report("call_detail")
-    context = spec.builder(
-        spec.complete_tables(conversation_tables(convs)),
-        run_date=js_date_string(utc(2017, 1, 13, 17, 56, 45), "America/Denver"),
-        interval=interval_text(utc(2017, 1, 13, 17), utc(2017, 1, 13, 18), "America/Denver"),
-    )
-    return render(spec.template, context)
+DENVER = "America/Denver"
+
+#: The agents of the index in the order the browser shows them, and whether the filter box shows.
+INDEX_PROBE = """
+JSON.stringify((() => {
+  const rows = Array.from(document.querySelectorAll('#agents tbody tr'))
+      .filter(r => getComputedStyle(r).display !== 'none');
+  rows.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
+  return {names: rows.map(r => r.cells[0].textContent),
+          filterShown: !document.getElementById('filter').hidden};
+})())
+"""
 
 
-def _presence_html(tables: dict[str, Any]) -> str:
-    spec = get_report("presence")
-    context = spec.builder(
-        spec.complete_tables(tables),
-        run_date="Fri Jan 13 2017 11:03:12 GMT-0700",
-        interval_start=P_START,
-        interval_end=P_END,
-        tz="America/Denver",
-        job_name="Presence job",
+def _type_filter(text: str) -> str:
+    """A probe that types ``text`` into the filter box first."""
+    return (
+        "(() => { const q = document.getElementById('q'); q.value = "
+        + json.dumps(text)
+        + "; q.dispatchEvent(new Event('input')); return "
+        + INDEX_PROBE.strip()
+        + "; })()"
     )
-    return render(spec.template, context)
+
+
+def _write(directory: Path, rendered: Any, name: str) -> Path:
+    """Write a rendered report (main file and secondary files) under ``directory/name/``."""
+    main = directory / name / rendered.main_name
+    for file_name, html in rendered.files.items():
+        (main.parent / file_name).parent.mkdir(parents=True, exist_ok=True)
+        (main.parent / file_name).write_text(html, encoding="utf-8")
+    main.parent.mkdir(parents=True, exist_ok=True)
+    main.write_text(rendered.main, encoding="utf-8")
+    return main
+
+
+def _call_detail(convs: list[dict[str, Any]], **params: Any) -> Any:
+    return render_report(
+        "call_detail",
+        conversation_tables(convs),
+        start=utc(2017, 1, 13, 17),
+        end=utc(2017, 1, 13, 18),
+        tz=DENVER,
+        **params,
+    )
+
+
+def _presence(tables: dict[str, Any], **params: Any) -> Any:
+    return render_report(
+        "presence", tables, start=P_START, end=P_END, tz=DENVER, job_name="Presence job", **params
+    )
 
 
 async def test_reports_render_cleanly_in_chromium(tmp_path: Path) -> None:
     shots = _screenshot_dir(tmp_path)
-    pages = {
-        "call_detail": _call_detail_html(CALL_DETAIL_CONVS + EVIL_CONVS),
-        "call_detail_empty": _call_detail_html([]),
-        "presence": _presence_html(presence_example()),
-        "presence_empty": _presence_html(presence_tables([], [])),
+    example = _presence(presence_example())
+    mains = {
+        "call_detail": _write(tmp_path, _call_detail(CALL_DETAIL_CONVS + EVIL_CONVS), "call_detail"),
+        "call_detail_empty": _write(tmp_path, _call_detail([]), "call_detail_empty"),
+        "call_detail_paged": _write(
+            tmp_path, _call_detail(CALL_DETAIL_CONVS + EVIL_CONVS, page_size=2), "paged"
+        ),
+        "presence": _write(tmp_path, example, "presence"),
+        "presence_empty": _write(tmp_path, _presence(presence_tables([], [])), "presence_empty"),
+        "presence_groups": _write(tmp_path, _presence(presence_example(), group_by="division_id"), "groups"),
     }
+    pages = dict(mains)
+    pages["call_detail_page"] = next((mains["call_detail_paged"].parent / "call_detail_files").iterdir())
+    alice = next(name for name, html in example.files.items() if "<h1>Alice" in html)
+    pages["presence_agent"] = mains["presence"].parent / alice
     async with browser(tmp_path / "profile") as cdp:
-        reports = {}
-        for name, html in pages.items():
-            path = tmp_path / f"{name}.html"
-            path.write_text(html, encoding="utf-8")
-            reports[name] = await open_page(cdp, path, shots / f"{name}.png")
-        selected = await open_page(cdp, tmp_path / "presence.html", None, fragment="#user-2")
+        reports = {name: await open_page(cdp, path, shots / f"{name}.png") for name, path in pages.items()}
 
     for name, report in reports.items():
         assert report.errors == [], name
         assert report.external_requests == [], name
-        assert report.facts["scripts"] == 0, name
+        assert report.facts["externalScripts"] == 0, name
+        # Only a presence index with agents carries a script (its filter box); nothing else has one.
+        assert report.facts["scripts"] == (1 if name == "presence" else 0), name
         assert report.facts["bodyWidth"] <= 1280, name  # no horizontal overflow
         png = (shots / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000, name
     assert reports["call_detail"].facts["title"] == "Call Data Report"
-    assert (
-        reports["call_detail"].facts["rows"] == 1 + 2 + 3 + 3 * 3
-    )  # header, 5 conversations, 9 participants
+    # header, 5 conversations, 9 participants
+    assert reports["call_detail"].facts["rows"] == 1 + 5 + 9
+    assert reports["call_detail_paged"].facts["rows"] == 1 + 3  # header, one row per page
     assert reports["presence"].facts["h1"].startswith("Presence job 2017-01-13T10:00:00.000-0700/")
-    assert reports["presence"].facts["shownSections"] == ["user-1", "user-2", "user-3"]
-    assert reports["presence"].facts["svgRects"] > 6
-    # The user selector works without script: following a link shows only that user.
-    assert selected.facts["shownSections"] == ["user-2"]
-    assert selected.errors == []
+    assert reports["presence"].facts["rows"] == 1 + 3
+    assert reports["presence_agent"].facts["svgRects"] == 2 + 3  # two lane backgrounds, three spans
+
+
+async def test_presence_index_sorts_without_script_and_filters_with_it(tmp_path: Path) -> None:
+    start, end = utc(2024, 5, 1), utc(2024, 5, 2)
+    rendered = render_report(
+        "presence", random_presence(60, start, end, seed=5), start=start, end=end, tz="UTC"
+    )
+    main = _write(tmp_path, rendered, "presence")
+    names = [row[0] for row in _index_rows(rendered.main)]
+    by_time = _index_column(rendered.main, 3)  # agent, division, c0, then c1
+    async with browser(tmp_path / "profile") as cdp:
+        default = await open_page(cdp, main, None, probe=INDEX_PROBE, scripts_enabled=False)
+        sorted_ = await open_page(
+            cdp, main, None, fragment="#by-c1", probe=INDEX_PROBE, scripts_enabled=False
+        )
+        by_division = await open_page(
+            cdp, main, None, fragment="#by-division", probe=INDEX_PROBE, scripts_enabled=False
+        )
+        filtered = await open_page(cdp, main, None, probe=_type_filter("div-2"))
+        detail = await open_page(cdp, main.parent / _first_link(rendered.main), None)
+    for report in (default, sorted_, by_division, filtered, detail):
+        assert report.errors == [] and report.external_requests == []
+    assert default.facts["probe"] == {"names": names, "filterShown": False}  # name order, no filter box
+    assert len(names) == 60 and names == sorted(names, key=str.casefold)
+    # Sorted by the column's time, longest first, by CSS alone; agents without that status last.
+    shown = sorted_.facts["probe"]["names"]
+    assert sorted(shown) == sorted(names)
+    times = [by_time[name] for name in shown]
+    assert times == sorted(times, key=lambda t: -_seconds(t)) and times[0] != ""
+    divisions = [_division(rendered.main, name) for name in by_division.facts["probe"]["names"]]
+    assert divisions == sorted(divisions)
+    # The filter box (script) keeps the agents of division div-2.
+    assert filtered.facts["probe"]["filterShown"] is True
+    assert filtered.facts["probe"]["names"] == [n for n in names if _division(rendered.main, n) == "div-2"]
+    assert detail.facts["svgRects"] > 2 and detail.facts["scripts"] == 0
+
+
+def _index_rows(html: str) -> list[list[str]]:
+    from reports_fixtures import parse
+
+    return parse(html).tables[0][1:]
+
+
+def _index_column(html: str, index: int) -> dict[str, str]:
+    return {row[0]: row[index] for row in _index_rows(html)}
+
+
+def _division(html: str, name: str) -> str:
+    return _index_column(html, 1)[name]
+
+
+def _first_link(html: str) -> str:
+    from reports_fixtures import parse
+
+    return next(h for h in parse(html).hrefs if h.startswith("presence_files/"))
+
+
+def _seconds(clock: str) -> int:
+    if not clock:
+        return 0
+    h, m, s = clock.split(":")
+    return int(h) * 3600 + int(m) * 60 + int(s)
 
 
 async def test_the_checker_catches_console_errors_and_network(tmp_path: Path) -> None:

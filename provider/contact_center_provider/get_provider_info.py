@@ -251,9 +251,17 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Genesys Cloud",
                 "python-modules": [
+                    "contact_center_provider.operators.export_job",
+                    "contact_center_provider.operators.tables",
                     "contact_center_provider.operators.genesys_cloud",
+                    "contact_center_provider.operators.genesys_cloud_enrichment",
+                    "contact_center_provider.operators.genesys_cloud_tables",
                     "contact_center_provider.operators.render",
                 ],
+            },
+            {
+                "integration-name": "NICE CXone",
+                "python-modules": ["contact_center_provider.operators.nice_cxone"],
             },
             {
                 "integration-name": "Brightmetrics",
@@ -271,7 +279,14 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": "Genesys Cloud",
-                "python-modules": ["contact_center_provider.sensors.genesys_cloud"],
+                "python-modules": [
+                    "contact_center_provider.sensors.export_job",
+                    "contact_center_provider.sensors.genesys_cloud",
+                ],
+            },
+            {
+                "integration-name": "NICE CXone",
+                "python-modules": ["contact_center_provider.sensors.nice_cxone"],
             },
             {
                 "integration-name": "Genesys CDDS",
@@ -285,4 +300,24 @@ def get_provider_info() -> dict[str, Any]:
             },
         ],
         "connection-types": _connection_types(),
+        "config": {
+            "contact_center": {
+                "description": "Settings of the contact-center provider.",
+                "options": {
+                    "limits_store": {
+                        "description": (
+                            "Where vendor request limits that span tasks are counted (NICE CXone call "
+                            "spacing, Brightmetrics' daily budget), so every worker and the triggerer "
+                            "see the same counters: file:///path (one host; default: a folder in the "
+                            "temp dir) or redis://host:port/db (several hosts; the redis extra). The "
+                            "environment variable CC_LIMITS_STORE takes precedence."
+                        ),
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "redis://redis:6379/3",
+                        "default": None,
+                    }
+                },
+            }
+        },
     }

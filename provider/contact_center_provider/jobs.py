@@ -17,7 +17,7 @@ No Airflow import here: the types are usable from transforms, the sandbox and te
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -158,9 +158,14 @@ class LandingSink(Protocol):
         ...
 
     def write_stream(
-        self, chunks: Iterable[bytes], records: int | None = None, *, extension: str | None = None
+        self,
+        chunks: Iterable[bytes],
+        records: int | Callable[[], int | None] | None = None,
+        *,
+        extension: str | None = None,
     ) -> str:
-        """Write one object from an iterator of chunks (a large download); return its URI."""
+        """Write one object from an iterator of chunks (a large download); return its URI.
+        ``records`` may be a callable asked once the chunks are consumed."""
         ...
 
 

@@ -75,7 +75,7 @@ from contact_center_provider.http.errors import VendorAuthError, VendorNotFoundE
 from contact_center_provider.http.limits import CallSpacing, limit_store
 from contact_center_provider.http.retry import DEFAULT_RETRY_STATUSES, SAFE_TO_RESEND_STATUSES
 from contact_center_provider.jobs import JobOutcome, JobRef, JobStatus, LandingSink, job_ref
-from contact_center_provider.transforms.nice_cxone import CsvRowCounter
+from contact_center_provider.transforms.nice_cxone_columns import CsvRowCounter
 
 log = logging.getLogger(__name__)
 
@@ -534,7 +534,7 @@ class NiceCxoneHook(VendorHook):
             counter = CsvRowCounter()
             try:
                 with self.plain_client.stream("GET", url, authenticate=False) as chunks:
-                    uri = landing.write_stream(counter.wrap(chunks), None, extension=".csv")
+                    uri = landing.write_stream(counter.wrap(chunks), counter.rows_so_far, extension=".csv")
             except VendorNotFoundError as exc:
                 raise ExportJobFailed(
                     f"NICE CXone job {job['job_id']}: its result file is gone ({exc}); export the interval again."
@@ -585,7 +585,7 @@ class NiceCxoneHook(VendorHook):
             raise ExportJobFailed(f"NICE CXone jobs/sync for {kind} answered without a result URL")
         counter = CsvRowCounter()
         with self.plain_client.stream("GET", url, authenticate=False) as chunks:
-            landing.write_stream(counter.wrap(chunks), None, extension=".csv")
+            landing.write_stream(counter.wrap(chunks), counter.rows_so_far, extension=".csv")
         return {
             "entity": kind,
             "version": body["version"],

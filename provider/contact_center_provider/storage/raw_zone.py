@@ -15,7 +15,7 @@ the manifest (:func:`read_manifest`, :func:`iter_pages`), never by listing the p
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,15 +79,23 @@ class RawLanding:
         return uri
 
     def write_stream(
-        self, chunks: Iterable[bytes], records: int | None = None, *, extension: str | None = None
+        self,
+        chunks: Iterable[bytes],
+        records: int | Callable[[], int | None] | None = None,
+        *,
+        extension: str | None = None,
     ) -> str:
-        """Write one object from chunks (a large download) without holding it in memory."""
+        """Write one object from chunks (a large download) without holding it in memory.
+
+        ``records`` may be a callable, asked once the stream is consumed (a count made on the way).
+        """
         uri = self._next_uri(extension)
         writer = AtomicWriter(uri, "wb", conn_id=self.conn_id, compression="disable")
         with writer:
             for chunk in chunks:
                 writer.stream.write(chunk)
-        self.manifest.add(ManifestEntry(uri, records, writer.bytes_written, uri.rsplit(".", 1)[-1]))
+        rows = records() if callable(records) else records
+        self.manifest.add(ManifestEntry(uri, rows, writer.bytes_written, uri.rsplit(".", 1)[-1]))
         return uri
 
     def publish(self, **extra: Any) -> dict[str, Any]:

@@ -39,7 +39,13 @@ def _connection(root: str) -> dict[str, Any]:
         "conn_type": "nice_cxone",
         "login": DEFAULT_ACCESS_KEY_ID,
         "password": ACCESS_KEY_SECRET,
-        "extra": {"api_base_url": f"{root}{BASE_PATH}", "auth_base_url": f"{root}{BASE_PATH}"},
+        "extra": {
+            "api_base_url": f"{root}{BASE_PATH}",
+            "auth_base_url": f"{root}{BASE_PATH}",
+            # The sandbox spaces calls 2 s apart by default (NICE: 30 s); so does this connection.
+            "call_spacing_seconds": 2.0,
+            "call_spacing_margin_seconds": 0.5,
+        },
     }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import numpy as np
@@ -243,10 +243,10 @@ def write_call_detail(
     *,
     main_name: str,
     run_date: str | datetime,
-    interval: str | None = None,
-    interval_start: datetime | None = None,
-    interval_end: datetime | None = None,
+    interval_start: datetime,
+    interval_end: datetime,
     tz: str | tzinfo = "UTC",
+    interval: str | None = None,
     interval_step: str = "PT1H",
     page_size: int = DEFAULT_PAGE_SIZE,
     metrics: Mapping[str, str] | None = None,
@@ -260,6 +260,9 @@ def write_call_detail(
     :param render: renders a template name with a context.
     :param main_name: the main file's name (``call_detail.html``).
     :param run_date: run date text, or a ``datetime`` printed like a JavaScript date in ``tz``.
+    :param interval_start: start of the data interval (naive means UTC).
+    :param interval_end: end of the data interval.
+    :param tz: the zone every time is printed in; pages follow its hours.
     :param interval: interval text; default: printed from ``interval_start``/``interval_end`` in ``tz``.
     :param interval_step: ISO 8601 step printed after the interval.
     :param page_size: conversations per page (at least 1).
@@ -273,12 +276,8 @@ def write_call_detail(
             f"call_detail report: unknown metric roles {unknown}; known: {sorted(DEFAULT_METRICS)}"
         )
     roles = {**DEFAULT_METRICS, **(metrics or {})}
-    start = interval_start or datetime(1970, 1, 1, tzinfo=UTC)
-    end = interval_end or start
-    local = LocalClock(tz, epoch_ms(start), epoch_ms(end))
+    local = LocalClock(tz, epoch_ms(interval_start), epoch_ms(interval_end))
     if interval is None:
-        if interval_start is None or interval_end is None:
-            raise ValueError("call_detail report needs interval text or interval_start and interval_end")
         interval = interval_text(interval_start, interval_end, tz)
     conversations_source = sources["conversations"]
     assert conversations_source is not None
@@ -288,10 +287,7 @@ def write_call_detail(
     rows, queues = _participant_rows(sources, conversations.select(["conversation_id", "rank"]))
     conversations = _sorted(conversations.join(queues, "conversation_id", join_type="left outer"), "rank")
 
-    starts = [
-        None if v is None else v
-        for v in conversations.column("conversation_start").cast(pa.int64()).to_pylist()
-    ]
+    starts: list[int | None] = conversations.column("conversation_start").cast(pa.int64()).to_pylist()
     count = conversations.num_rows
     answered = int(pc.sum(pc.is_valid(conversations.column("answered"))).as_py() or 0)
     abandoned = int(pc.sum(pc.is_valid(conversations.column("abandoned"))).as_py() or 0)

@@ -26,7 +26,7 @@ deleted users). Records are read in batches and grouped per user in bounded memo
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 
@@ -72,7 +72,6 @@ class _IndexEntry:
     href: str
     presence: dict[str, int]
     routing: dict[str, int]
-    style: str = field(default="")
 
 
 class IndexRow(NamedTuple):
@@ -91,6 +90,8 @@ def _tz_name(tz: str | tzinfo) -> str:
 def _directory(users: TableSource | None, group_by: str | None) -> dict[str, _Agent]:
     """``user_id -> _Agent`` from the users table (first non-empty name wins)."""
     if users is None:
+        if group_by is not None:
+            raise ValueError(f"presence report: group_by={group_by!r} needs the users table as an input")
         return {}
     if group_by is not None and group_by not in users.schema.names:
         raise ValueError(

@@ -1,0 +1,1 @@
+"""End-to-end tests: a real multi-process Airflow on PostgreSQL against the vendor sandbox."""
