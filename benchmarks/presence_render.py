@@ -249,6 +249,7 @@ def _spawn(mode: str, data: Path, memory_limit_gb: float) -> dict[str, Any]:
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
+    started = time.perf_counter()
     try:
         proc = subprocess.run(
             [sys.executable, __file__, "--child", mode, "--data", str(data), "--out", str(out)],
@@ -259,7 +260,8 @@ def _spawn(mode: str, data: Path, memory_limit_gb: float) -> dict[str, Any]:
         )
         if proc.returncode != 0:
             tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
-            return {"error": f"exit {proc.returncode}: {tail[0][:120]}"}
+            seconds = time.perf_counter() - started
+            return {"error": f"exit {proc.returncode} after {seconds:.0f} s: {tail[0][:120]}"}
         return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
     finally:
         shutil.rmtree(out, ignore_errors=True)

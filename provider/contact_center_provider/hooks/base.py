@@ -18,6 +18,7 @@ from contact_center_provider.http import AsyncHttpClient, HttpClient, RetryPolic
 from contact_center_provider.http.auth import AuthStrategy
 from contact_center_provider.http.errors import ErrorParser, VendorAPIError, default_error_parser
 from contact_center_provider.http.limits import RequestGate
+from contact_center_provider.jobs import JobRef, job_ref
 
 
 @dataclass
@@ -149,3 +150,11 @@ class VendorHook(BaseHook):
     def find_job(self, kind: str, start: Any, end: Any, params: Mapping[str, Any]) -> Any:
         """Find an already submitted job for the interval; ``None``: this vendor cannot list jobs."""
         return None
+
+    def attach_job(self, kind: str, job_id: str) -> JobRef:
+        """The reference of a job submitted elsewhere, from its id (an operator's ``job_id=``).
+
+        Override when a bare id is not enough to find the job again (say so clearly if the
+        vendor cannot attach at all).
+        """
+        return job_ref(self.vendor, kind, job_id)

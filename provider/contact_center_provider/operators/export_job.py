@@ -37,7 +37,13 @@ task returns the landing's small summary (URIs and counts, never data); the land
 also announced as an asset event (``{output_base_uri}/raw/{vendor}/{dataset}``) carrying
 rows, interval and job ids.
 
+The other bases: :mod:`contact_center_provider.sensors.export_job` (job sensor),
+:mod:`contact_center_provider.operators.tables` (raw landing -> tables, published together),
+:mod:`contact_center_provider.storage.zones` (partitions). The Genesys Cloud operators in
+:mod:`contact_center_provider.operators.genesys_cloud` are the worked example.
 """
+
+# FRAMEWORK READY
 
 from __future__ import annotations
 
@@ -55,7 +61,7 @@ from contact_center_provider.http.errors import (
     VendorNotFoundError,
 )
 from contact_center_provider.http.retry import RetryPolicy
-from contact_center_provider.jobs import JobOutcome, JobRef, JobResult, JobStatus, job_ref
+from contact_center_provider.jobs import JobOutcome, JobRef, JobResult, JobStatus
 from contact_center_provider.operators._common import (
     LineageMixin,
     asset_alias,
@@ -365,7 +371,7 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
             state = self._fresh_state(context, partition)
             if len(state["jobs"]) != 1:
                 raise ValueError(f"{self.task_id}: job_id attaches to one job; this interval needs several")
-            state["jobs"][0].update(job=job_ref(self.vendor, self.kind, str(self.job_id)))
+            state["jobs"][0].update(job=self.hook.attach_job(self.kind, str(self.job_id)))
             return self._advance(context, state)
         state = self._resume_state(context, partition)
         if not any(e.get("job") for e in state["jobs"]):

@@ -19,6 +19,7 @@ import decimal
 import enum
 import json
 import uuid
+from concurrent.futures import Executor, Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -232,12 +233,18 @@ class ParquetTableWriter(_AtomicTableWriter):
     Small writes are buffered and written as full row groups of
     ``row_group_size`` rows (the last one may be shorter), so many small pages
     from a vendor still give a well-shaped file. Memory is bounded by about one
-    row group.
+    row group (``row_group_bytes`` bounds it for wide rows).
 
     :param uri: final URI or path (``.parquet``).
     :param schema: the declared Arrow schema; the file carries exactly this schema.
     :param conn_id: Airflow connection id for the object store.
     :param row_group_size: rows per row group.
+    :param row_group_bytes: also end a row group as soon as the buffered rows hold this many
+        bytes of Arrow data (``None``: rows only). Bounds memory when rows are wide.
+    :param executor: encode and compress row groups on this executor (for example a one-thread
+        pool shared by a set of tables), so that the caller computes the next rows meanwhile.
+        At most one row group of this writer is in flight; an encoding error surfaces at the
+        next ``write`` or at ``close``. The last row group is written by the closing thread.
     :param compression: Parquet codec (``zstd``, ``snappy``, ``gzip``, ``none``...).
     :param table_name: logical table name recorded in the manifest entry.
     :param transport_params: extra smart_open transport params.
@@ -253,6 +260,8 @@ class ParquetTableWriter(_AtomicTableWriter):
         *,
         conn_id: str | None = None,
         row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+        row_group_bytes: int | None = None,
+        executor: Executor | None = None,
         compression: str = "zstd",
         table_name: str | None = None,
         transport_params: dict[str, Any] | None = None,
@@ -262,11 +271,17 @@ class ParquetTableWriter(_AtomicTableWriter):
 
         if row_group_size < 1:
             raise ValueError(f"{uri}: row_group_size must be positive, got {row_group_size}")
+        if row_group_bytes is not None and row_group_bytes < 1:
+            raise ValueError(f"{uri}: row_group_bytes must be positive, got {row_group_bytes}")
         super().__init__(uri, conn_id=conn_id, table_name=table_name, transport_params=transport_params)
         self.schema = schema
         self.row_group_size = row_group_size
+        self.row_group_bytes = row_group_bytes
+        self._executor = executor
+        self._in_flight: Future[None] | None = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+        self._pending_bytes = 0
         try:
             self._writer = pq.ParquetWriter(
                 self._atomic.stream, schema, compression=compression, **parquet_options
@@ -286,8 +301,12 @@ class ParquetTableWriter(_AtomicTableWriter):
         self.rows += table.num_rows
         if self._pending_rows >= self.row_group_size:
             self._flush(final=False)
+        elif self.row_group_bytes is not None:
+            self._pending_bytes += table.nbytes
+            if self._pending_bytes >= self.row_group_bytes:
+                self._flush(final=True)  # all buffered rows: one row group under row_group_size
 
-    def _flush(self, *, final: bool) -> None:
+    def _flush(self, *, final: bool, here: bool = False) -> None:
         import pyarrow as pa
 
         if not self._pending:
@@ -297,18 +316,36 @@ class ParquetTableWriter(_AtomicTableWriter):
         size = self.row_group_size
         while combined.num_rows - offset >= size or (final and offset < combined.num_rows):
             chunk = combined.slice(offset, size)
-            self._writer.write_table(chunk, row_group_size=size)
+            self._write_group(chunk, here=here)
             offset += chunk.num_rows
         rest = combined.slice(offset)
         self._pending = [rest] if rest.num_rows else []
         self._pending_rows = rest.num_rows
+        self._pending_bytes = rest.nbytes if self.row_group_bytes is not None and rest.num_rows else 0
+
+    def _write_group(self, chunk: pa.Table, *, here: bool) -> None:
+        self._wait()  # one group in flight: bounded memory, and groups stay in order
+        if self._executor is None or here:
+            self._writer.write_table(chunk, row_group_size=chunk.num_rows)
+        else:
+            self._in_flight = self._executor.submit(
+                self._writer.write_table, chunk, row_group_size=chunk.num_rows
+            )
+
+    def _wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
 
     def _finish(self) -> None:
-        self._flush(final=True)
+        self._flush(final=True, here=True)
+        self._wait()
         self._writer.close()
 
     def _drop(self) -> None:
         self._pending = []
+        with contextlib.suppress(Exception):
+            self._wait()  # the stream must not be written while it is being discarded
         self._writer.close()
 
 
