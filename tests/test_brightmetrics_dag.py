@@ -54,7 +54,7 @@ def example_dag(**poll: float) -> Any:
     dag = importlib.import_module("brightmetrics_report_export").dag
     export = dag.get_task("export")
     # The sandbox's clock runs SCALE times faster: so does the schedule (5 s doubling to 10 min).
-    export.poll_interval = 5 / SCALE
+    export.poll_interval = export.first_poll_delay = 5 / SCALE
     export.max_poll_interval = 600 / SCALE
     return dag
 
@@ -73,6 +73,7 @@ def test_the_example_dag_exports_a_30_minute_report_to_parquet_and_csv(env: dict
     base: Path = env["base"]
     assert run(example_dag(), base) == {"export": "success", "tables": "success"}
     sent = sandbox_requests(env["url"])
+    assert len(sent) <= 12, [(r["method"], r["path"], r["status"]) for r in sent]
     assert [r["path"].rsplit("/", 1)[-1] for r in sent[:2]] == ["$metadata", REPORT]
     assert sum(1 for r in sent if r["path"].endswith(REPORT)) == 1  # requested once, never again
     assert all("/status/" in r["path"] for r in sent[2:]) and sent[-1]["status"] == 200
@@ -168,7 +169,9 @@ def test_operators_refuse_bad_options_when_the_dag_is_parsed() -> None:
     from contact_center_provider.transforms.odata_filters import FilterRule, FilterRuleError
 
     def make(**options: Any) -> Any:
-        return BrightmetricsExportOperator(task_id="x", report_id=REPORT, output_base_uri="file:///tmp/x", **options)
+        return BrightmetricsExportOperator(
+            task_id="x", report_id=REPORT, output_base_uri="file:///tmp/x", **options
+        )
 
     with pytest.raises(FilterRuleError) as repeated:
         make(filters=[["Media_Type", "eq", "Voice"], ["Media_Type", "eq", "Chat"]])

@@ -206,7 +206,13 @@ def test_budget_counts_per_company_and_answers_429(sandbox: Any) -> None:
 
 
 def test_status_polls_can_be_left_uncounted_and_the_hour_can_start_at_completion(sandbox: Any) -> None:
-    settings(sandbox, count_status_polls=False, job_seconds=100, status_ttl_from="completed", preference_applied=True)
+    settings(
+        sandbox,
+        count_status_polls=False,
+        job_seconds=100,
+        status_ttl_from="completed",
+        preference_applied=True,
+    )
     accepted = get(sandbox, CALLER_ID, filt(DAY), Prefer="respond-async")
     assert accepted.headers["Preference-Applied"] == "respond-async"
     location = accepted.headers["Location"]

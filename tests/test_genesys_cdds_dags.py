@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pyarrow.parquet as pq
 import pytest
+import requests
 
 from contact_center_provider.storage.raw_zone import read_manifest
 from contact_center_provider.transforms.genesys_cdds import expected_tables
@@ -158,3 +159,20 @@ def test_example_dag_runs_both_jobs(cdds: Any, tmp_path: Path) -> None:
     for table in ("interactions", "documents", "enum_labels", "contacts", "contact_attributes"):
         assert (tables_dir(tmp_path, table) / "part-00000.parquet").exists(), table
         assert (tables_dir(tmp_path, table) / "part-00000.csv").exists(), table
+
+
+def test_sensor_defers_until_the_run_lists_its_files(cdds: Any, tmp_path: Path) -> None:
+    patch_cdds(cdds, polls_until_complete=3)
+    assert run(test_dags.contacts_dag, tmp_path.as_uri()) == {
+        "wait": "success",
+        "export": "success",
+        "tables": "success",
+    }
+    history = requests.get(
+        f"{cdds.url}/_sandbox/requests",
+        params={"path": "/genesys-cdds/data-download/v4/export/history"},
+        timeout=10,
+    ).json()["requests"]
+    # Three listings saw the run in progress before its file appeared; then the export task's own.
+    assert len(history) >= 4
+    assert pq.read_table(tables_dir(tmp_path, "contacts") / "part-00000.parquet").num_rows == 15

@@ -35,3 +35,7 @@ class ExportSubmitAmbiguous(AirflowFailException):
 
 class ExportAuthError(AirflowFailException):
     """The vendor refused the connection's credentials or permissions: retrying cannot help."""
+
+
+class ExportBudgetExhausted(AirflowFailException):
+    """A shared request budget (Brightmetrics: 150 a day) had nothing left: nothing was sent, not retried."""

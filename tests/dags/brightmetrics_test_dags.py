@@ -23,6 +23,7 @@ PARAMS = {"base": "file:///nonexistent", "conn": "bm_test"}
 BASE = "{{ params.base }}"
 FAST: dict[str, Any] = {
     "poll_interval": 0.01,
+    "first_poll_delay": 0.01,
     "max_poll_interval": 0.05,
     "timeout": 60,
     "retry_policy": {"max_attempts": 2, "initial_backoff": 0.01, "max_backoff": 0.02},

@@ -24,15 +24,21 @@ import pytest
 import requests
 
 from .airflow_stack import AirflowStack, example_dags
+from .audit import TriggerRowRecorder
 from .plans import BackfillPlan, plan_backfill
 from .services import DEBIAN_PACKAGES, PostgresServer, Service, postgres_bindir
 
 HERE = Path(__file__).resolve().parent
 
 
+#: Fixtures that start real services: a test using one is an end-to-end test.
+SERVICE_FIXTURES = {"postgres", "sandbox", "stack", "example_backfills", "trigger_rows", "celery_stack"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
+        in_here = HERE in Path(str(item.fspath)).resolve().parents
+        if in_here and SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
 
 
@@ -125,7 +131,20 @@ def stack(e2e_root: Path, postgres: PostgresServer, sandbox: SandboxProcess) -> 
 
 
 @pytest.fixture(scope="session")
-def example_backfills(stack: AirflowStack) -> dict[str, BackfillPlan]:
+def trigger_rows(stack: AirflowStack, postgres: PostgresServer) -> Iterator[TriggerRowRecorder]:
+    """Every trigger row of the session, decrypted, for the secrets audit (rows vanish once fired)."""
+    (stack.root / "audit").mkdir(exist_ok=True)
+    recorder = TriggerRowRecorder(
+        postgres.connect, stack.harness_secrets()["fernet_key"], stack.root / "audit" / "trigger-rows.jsonl"
+    ).start()
+    try:
+        yield recorder
+    finally:
+        recorder.stop()
+
+
+@pytest.fixture(scope="session")
+def example_backfills(stack: AirflowStack, trigger_rows: TriggerRowRecorder) -> dict[str, BackfillPlan]:
     """Every example DAG unpaused and backfilled over its three intervals (all started at once)."""
     plans = {dag_id: plan_backfill(dag_id) for dag_id in example_dags()}
 

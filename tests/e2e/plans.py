@@ -50,8 +50,12 @@ def intervals_before(
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
 
+    import pendulum
+
     timetable = coerce_to_core_timetable(dag.timetable)  # type: ignore[attr-defined]
-    restriction = TimeRestriction(earliest=anchor - timedelta(days=count + 2), latest=None, catchup=True)
+    # Airflow's timetables compute with pendulum instants.
+    earliest = pendulum.instance(anchor - timedelta(days=count + 2))
+    restriction = TimeRestriction(earliest=earliest, latest=None, catchup=True)
     found: list[tuple[datetime, tuple[datetime, datetime]]] = []
     last = None
     while True:

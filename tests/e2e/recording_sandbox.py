@@ -31,8 +31,10 @@ from aiohttp import web
 
 #: Request headers that carry a credential.
 SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "apikey", "x-auth-token", "cookie"}
-#: Query parameter names that make a URL a signed (bearer) URL.
-SIGNED_QUERY = re.compile(r"signature|^sig$|credential|token|^x-amz-security", re.IGNORECASE)
+#: Query parameter names that make a URL a signed (bearer) URL...
+SIGNED_QUERY = re.compile(r"signature|^sig$|credential|token", re.IGNORECASE)
+#: ... and those whose value is the secret part of it (a credential id is not).
+SECRET_QUERY = re.compile(r"signature|^sig$|token", re.IGNORECASE)
 #: Tokens shorter than this are not credentials (state names, counters).
 MIN_SECRET_LENGTH = 12
 
@@ -69,7 +71,8 @@ def signed_url_parts(url: str) -> Iterator[tuple[str, str]]:
         return
     yield "presigned_url", url
     for key, value in signing:
-        yield f"url_{key.lower()}", value
+        if SECRET_QUERY.search(key):
+            yield f"url_{key.lower()}", value
 
 
 def credentials_in_json(value: Any, key: str = "") -> Iterator[tuple[str, str]]:

@@ -401,7 +401,7 @@ class BrightmetricsHook(VendorHook):
                 JobOutcome.EXPIRED,
                 f"{answer.status} {'Gone' if answer.status == 410 else 'Not Found'}",
                 message="the status URL expired (it is valid for 1 hour after the request) or the export was "
-                f"cancelled{': ' + answer.message if answer.message else ''}",
+                f"cancelled{' (' + answer.message.rstrip('.') + ')' if answer.message else ''}",
             )
         if answer.state == "failed":
             return JobStatus(

@@ -54,12 +54,13 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from contact_center_provider.exceptions import ExportAuthError, ExportSubmitAmbiguous
+from contact_center_provider.exceptions import ExportAuthError, ExportBudgetExhausted, ExportSubmitAmbiguous
 from contact_center_provider.http.errors import (
     AmbiguousSubmissionError,
     VendorAuthError,
     VendorNotFoundError,
 )
+from contact_center_provider.http.limits import RequestBudgetExhausted
 from contact_center_provider.http.retry import RetryPolicy
 from contact_center_provider.jobs import JobOutcome, JobRef, JobResult, JobStatus
 from contact_center_provider.operators._common import (
@@ -76,6 +77,7 @@ from contact_center_provider.triggers.events import JobEvent
 from contact_center_provider.triggers.job_poll import JobPollTrigger
 from contact_center_provider.triggers.polling import (
     DEFAULT_MAX_POLL_INTERVAL,
+    DEFAULT_POLL_BACKOFF,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_WAIT_TIMEOUT,
     PollSchedule,
@@ -113,6 +115,8 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
     :param wait_for_completion: when False, return right after submitting (pair with a job sensor).
     :param poll_interval: first wait between polls (grows to ``max_poll_interval``).
     :param max_poll_interval: longest wait between polls.
+    :param poll_backoff: growth factor of the wait after each poll that saw the job running.
+    :param first_poll_delay: wait before the first poll (0: look at once).
     :param timeout: seconds to wait for each job (and for a prerequisite); an absolute deadline
         that also bounds the time spent deferred.
     :param deferrable: defer while waiting (default ``[operators] default_deferrable``).
@@ -152,6 +156,8 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
         wait_for_completion: bool = True,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+        poll_backoff: float = DEFAULT_POLL_BACKOFF,
+        first_poll_delay: float = 0.0,
         timeout: float = DEFAULT_WAIT_TIMEOUT,
         deferrable: bool = default_deferrable(),
         retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
@@ -172,6 +178,8 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        self.poll_backoff = poll_backoff
+        self.first_poll_delay = first_poll_delay
         self.timeout = timeout
         self.deferrable = deferrable
         policy = RetryPolicy.from_dict(retry_policy) if isinstance(retry_policy, Mapping) else retry_policy
@@ -319,6 +327,14 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
                 "created. Check the vendor's console for a job for this interval; then clear the task "
                 "to submit again, or pass its id as job_id."
             ) from exc
+        except RequestBudgetExhausted as exc:
+            # Held back before sending: no job exists. Retrying inside the budget's window cannot help.
+            entry["pending"] = False
+            self._save(context, state)
+            raise ExportBudgetExhausted(
+                f"{self.task_id}: {exc}. Nothing was sent, so no {self.kind} job was created; the task is "
+                "not retried. Clear it once the window frees, or raise the budget if the vendor raised yours."
+            ) from exc
         except VendorAuthError as exc:
             raise ExportAuthError(
                 f"{self.task_id}: {self.hook_class.hook_name} refused the credentials or permissions of "
@@ -337,7 +353,11 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
 
     def _trigger(self, state: dict[str, Any], job: JobRef, index: int) -> JobPollTrigger:
         schedule = PollSchedule.starting_now(
-            self.timeout, interval=self.poll_interval, max_interval=self.max_poll_interval
+            self.timeout,
+            interval=self.poll_interval,
+            max_interval=self.max_poll_interval,
+            backoff=self.poll_backoff,
+            first_delay=self.first_poll_delay if index >= 0 else 0.0,
         )
         partition = Partition.parse(state["interval"], self.export_name)
         stage = self._landing(partition, state["attempt"]).staging_uri(f"job-{index:03d}.body")
@@ -401,7 +421,9 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
             entry.update(job=None, pending=False, done=False)
             self._save(context, state)
         raise_for_event(parsed, self._what(parsed.job))
-        entry.update(done=True, staged_uri=parsed.staged_uri, vendor_state=parsed.vendor_state)
+        entry.update(
+            done=True, staged_uri=parsed.staged_uri, vendor_state=parsed.vendor_state, polls=parsed.polls
+        )
         self._save(context, state)
         return self._advance(context, state)
 
@@ -445,6 +467,7 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
                 job_id=job["job_id"],
                 outcome=JobOutcome.SUCCEEDED,
                 vendor_state=entry.get("vendor_state"),
+                details={"polls": entry["polls"]} if entry.get("polls") is not None else {},
                 result=JobResult(staged_uri=staged) if staged else None,
             )
             facts.update(self.hook.land_result(job, status, landing) or {})

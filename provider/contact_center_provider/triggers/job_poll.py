@@ -152,6 +152,8 @@ class JobPollTrigger(BaseTrigger):
 
     async def _poll_until_done(self, hook: PollableJobHook, schedule: PollSchedule) -> JobEvent:
         polls = self.polls
+        if polls == 0 and schedule.first_delay > 0:
+            await asyncio.sleep(min(schedule.first_delay, max(schedule.remaining(), 0.0)))
         while True:
             if schedule.expired():
                 return JobEvent(

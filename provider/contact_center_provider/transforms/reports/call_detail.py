@@ -65,11 +65,20 @@ def _with_index(table: pa.Table) -> pa.Table:
     return table.append_column("_i", pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
-def _pick(table: pa.Table, keys: list[str], values: list[str], how: str) -> pa.Table:
-    """The first or last row's ``values`` per key, in the table's order (a null counts as a value)."""
-    options = pc.ScalarAggregateOptions(skip_nulls=False)
-    grouped = table.group_by(keys, use_threads=False).aggregate([(v, how, options) for v in values])
-    return grouped.rename_columns([c.removesuffix(f"_{how}") for c in grouped.column_names])
+def _extreme_row(table: pa.Table, keys: list[str], order: str, how: str) -> pa.Array:
+    """Row indices of the row with the smallest (``min``) or largest (``max``) ``order`` per key.
+
+    ``order`` is an int64 column with the row index in its low 32 bits, so ties cannot happen
+    and the row is found again without sorting the table by its string keys.
+    """
+    best = table.select([*keys, order]).group_by(keys, use_threads=False).aggregate([(order, how)])
+    return pc.bit_wise_and(best.column(f"{order}_{how}"), pa.scalar(0xFFFFFFFF, pa.int64()))
+
+
+def _order_key(ordinal: pa.ChunkedArray, index: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``ordinal`` (missing sorts last) in the high bits, the row index in the low 32 bits."""
+    high = pc.fill_null(ordinal.cast(pa.int64()), pa.scalar(2**30, pa.int64()))
+    return pc.add(pc.shift_left(high, pa.scalar(32, pa.int64())), index)
 
 
 def _ensure(table: pa.Table, columns: Mapping[str, pa.DataType]) -> pa.Table:
@@ -122,40 +131,38 @@ def _metric_sums(source: TableSource | None, metrics: Mapping[str, str]) -> pa.T
 def _participant_rows(
     sources: Mapping[str, TableSource | None], ranks: pa.Table
 ) -> tuple[pa.Table, pa.Table]:
-    """Every participant row of the report in order, and the queue per conversation."""
-    participants_source = sources["participants"]
-    assert participants_source is not None
-    participants = _ensure(
-        read_columns(
-            participants_source,
-            ["conversation_id", "participant_id", "participant_ordinal", "purpose", "participant_name"],
-        ),
-        {
-            "participant_id": pa.string(),
-            "participant_ordinal": pa.int32(),
-            "purpose": pa.string(),
-            "participant_name": pa.string(),
-        },
-    )
-    participants = _with_index(participants).join(ranks, "conversation_id", join_type="inner")
+    """Every participant row of the report in order (by rank), and the queue per conversation.
 
-    acd = _sorted(
-        participants.filter(pc.equal(participants.column("purpose"), "acd")),
-        "conversation_id",
-        "participant_ordinal",
-        "_i",
+    Each "first"/"last" below is a min/max over ``ordinal << 32 | row index``: the winning
+    row comes back from the index without sorting tables by their string keys.
+    """
+    keys = ["conversation_id", "participant_id"]
+    participants_source, sessions_source = sources["participants"], sources["sessions"]
+    assert participants_source is not None and sessions_source is not None
+    participants = _with_index(
+        _ensure(
+            read_columns(participants_source, [*keys, "participant_ordinal", "purpose", "participant_name"]),
+            {
+                "participant_id": pa.string(),
+                "participant_ordinal": pa.int32(),
+                "purpose": pa.string(),
+                "participant_name": pa.string(),
+            },
+        )
     )
-    queues = _pick(acd, ["conversation_id"], ["participant_name"], "last").rename_columns(
+    participants = participants.append_column(
+        "_k", _order_key(participants.column("participant_ordinal"), participants.column("_i"))
+    )
+    # Queue: the last acd participant in API order (the abandon report's rule).
+    acd = participants.filter(pc.equal(participants.column("purpose"), "acd"))
+    queues = participants.take(_extreme_row(acd, ["conversation_id"], "_k", "max"))
+    queues = queues.select(["conversation_id", "participant_name"]).rename_columns(
         ["conversation_id", "queue"]
     )
+    del acd
 
-    sessions_source = sources["sessions"]
-    assert sessions_source is not None
     sessions = _ensure(
-        read_columns(
-            sessions_source,
-            ["conversation_id", "participant_id", "session_ordinal", "ani", "dnis", "direction"],
-        ),
+        read_columns(sessions_source, [*keys, "session_ordinal", "ani", "dnis", "direction"]),
         {
             "participant_id": pa.string(),
             "session_ordinal": pa.int32(),
@@ -165,32 +172,37 @@ def _participant_rows(
         },
     )
     sessions = _with_index(sessions.filter(pc.is_valid(sessions.column("participant_id"))))
-    sessions = _sorted(sessions, "conversation_id", "participant_id", "session_ordinal", "_i")
-    first_sessions = _pick(
-        sessions, ["conversation_id", "participant_id"], ["ani", "dnis", "direction"], "first"
+    sessions = sessions.append_column(
+        "_k", _order_key(sessions.column("session_ordinal"), sessions.column("_i"))
     )
+    first_sessions = sessions.take(_extreme_row(sessions, keys, "_k", "min"))
+    first_sessions = first_sessions.select([*keys, "ani", "dnis", "direction"])
+    del sessions
 
-    keys = ["conversation_id", "participant_id"]
-    rows = participants.join(first_sessions, keys, join_type="left outer")
+    rows = participants.drop_columns(["_i", "participant_ordinal"]).join(
+        ranks, "conversation_id", join_type="inner"
+    )
+    rows = rows.join(first_sessions, keys, join_type="left outer")
+    del participants, first_sessions
     attributes = sources.get("participant_attributes")
     if attributes is not None and {"key", "value", "participant_id"} <= set(attributes.schema.names):
         pieces = []
-        for batch in attributes.iter_batches(["conversation_id", "participant_id", "key", "value"]):
+        for batch in attributes.iter_batches([*keys, "key", "value"]):
             mask = pc.and_(
                 pc.equal(batch.column("key"), ACCOUNT_ATTRIBUTE), pc.is_valid(batch.column("value"))
             )
             if (kept := batch.filter(mask)).num_rows:
-                pieces.append(kept)
+                pieces.append(kept.select([*keys, "value"]))
         if pieces:
             # The last value given for a participant wins, as a dict update would have it.
-            accounts = _pick(pa.Table.from_batches(pieces), keys, ["value"], "last").rename_columns(
-                [*keys, "account"]
-            )
-            rows = rows.join(accounts, keys, join_type="left outer")
+            given = _with_index(pa.Table.from_batches(pieces))
+            accounts = given.take(_extreme_row(given, keys, "_i", "max")).select([*keys, "value"])
+            rows = rows.join(accounts.rename_columns([*keys, "account"]), keys, join_type="left outer")
     rows = _ensure(
         rows, {"account": pa.string(), "ani": pa.string(), "dnis": pa.string(), "direction": pa.string()}
     )
-    return _sorted(rows, "rank", "participant_ordinal", "_i"), queues
+    rows = rows.select(["rank", "_k", "purpose", "participant_name", "ani", "dnis", "direction", "account"])
+    return _sorted(rows, "rank", "_k"), queues
 
 
 def _or_unknown(value: str | None) -> str:
