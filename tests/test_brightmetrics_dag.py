@@ -53,8 +53,8 @@ def env(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[s
 def example_dag(**poll: float) -> Any:
     dag = importlib.import_module("brightmetrics_report_export").dag
     export = dag.get_task("export")
-    # The sandbox's clock runs SCALE times faster: so does the schedule (5 s doubling to 10 min).
-    export.poll_interval = export.first_poll_delay = 5 / SCALE
+    # The sandbox's clock runs SCALE times faster: so does the schedule (5 s, then 10 s doubling to 10 min).
+    export.first_poll_delay, export.poll_interval = 5 / SCALE, 10 / SCALE
     export.max_poll_interval = 600 / SCALE
     return dag
 
@@ -93,7 +93,7 @@ def test_the_example_dag_exports_a_30_minute_report_to_parquet_and_csv(env: dict
     assert table.num_rows == len(rows) == manifest["records"]
     assert table.schema.field("Call_Date_Time").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("Time_Talk_Total").type == pa.float64()
-    assert (tables / "part-00000.csv").read_text().splitlines()[0].startswith("Call_Date_Time,Agent_Name,")
+    assert (tables / "part-00000.csv").read_text().splitlines()[0].startswith('"Call_Date_Time","Agent_Name",')
 
 
 def test_with_the_budget_nearly_spent_the_dag_fails_before_sending(

@@ -79,10 +79,11 @@ def bm(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Bm:
 
 
 def schedule(timeout: float = 60.0) -> dict[str, Any]:
-    """The export operator's schedule (Retry-After, doubling, up to 10 minutes), on the sandbox's clock."""
+    """The export operator's schedule (first look after Retry-After, then 10 s doubling up to 10 minutes),
+    on the sandbox's clock."""
     return PollSchedule.starting_now(
         timeout,
-        interval=DOCUMENTED_RETRY_AFTER / SCALE,
+        interval=2 * DOCUMENTED_RETRY_AFTER / SCALE,
         max_interval=600 / SCALE,
         backoff=2.0,
         first_delay=DOCUMENTED_RETRY_AFTER / SCALE,

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import yaml
+from e2e.airflow_stack import COMPONENT_COMMANDS
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
@@ -49,6 +50,15 @@ ONE_SHOT = {"airflow-init", "minio-init"}
 #: Top-level CLI groups that only exist when the FAB auth manager is installed and configured.
 FAB_COMMANDS = {"users", "roles", "permissions", "sync-perm"}
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+#: Compose service -> the Airflow component (a key of the e2e harness' COMPONENT_COMMANDS).
+COMPONENT_SERVICES = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+}
+#: Where the sandbox is reached from the Airflow containers.
+SANDBOX_ROOT = "http://sandbox:8765"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -166,12 +176,13 @@ def free_port() -> int:
 def test_services_are_the_local_executor_stack(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) == AIRFLOW_SERVICES | OTHER_SERVICES
     assert services["postgres"]["image"] == "postgres:16"
-    assert services["airflow-apiserver"]["command"] == "api-server"
     assert container_ports(services["airflow-apiserver"]) == {8080}
-    assert services["airflow-scheduler"]["command"] == "scheduler"
-    assert services["airflow-dag-processor"]["command"] == "dag-processor"
-    # Deferrable operators park their wait in a trigger: without a triggerer they hang.
-    assert services["airflow-triggerer"]["command"] == "triggerer"
+    # Each Airflow component runs the very command line the end-to-end tests run natively
+    # (they add only the loopback address and port of the api-server), so what CI proves
+    # is what the stack runs. A triggerer is among them: without one deferred exports hang.
+    assert {service: command_argv(services[service]) for service in COMPONENT_SERVICES} == {
+        service: COMPONENT_COMMANDS[component] for service, component in COMPONENT_SERVICES.items()
+    }
 
 
 def test_airflow_services_share_the_common_anchor(
@@ -206,7 +217,7 @@ def test_execution_api_url_points_at_the_api_server(
 ) -> None:
     url = urlsplit(compose["x-airflow-common"]["environment"]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
     assert url.hostname == "airflow-apiserver"
-    assert services[url.hostname]["command"] == "api-server"
+    assert command_argv(services[url.hostname])[0] == "api-server"
     assert url.port in container_ports(services[url.hostname])
     assert url.path == "/execution/"
     health = urlsplit(healthcheck_url(services["airflow-apiserver"]))
@@ -249,6 +260,45 @@ def test_depends_on_names_existing_services_without_cycles(services: dict[str, d
     assert order.index("airflow-init") > order.index("postgres")
 
 
+def vendor_connections(services: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` of every sandbox vendor as its VendorSpec builds it for the compose sandbox.
+
+    Built in a subprocess with the sandbox service's own environment (its export share), so
+    the result is what the sandbox container itself would hand out.
+    """
+    env = {**os.environ, **{k: str(v) for k, v in services["sandbox"].get("environment", {}).items()}}
+    script = (
+        "import json, sys; sys.path.insert(0, 'scripts'); from demo import sandbox_connections; "
+        f"print(json.dumps(sandbox_connections({SANDBOX_ROOT!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
+    connections: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return connections
+
+
+def test_env_example_presets_every_vendor_connection_from_its_vendor_spec(
+    services: dict[str, dict[str, Any]], env_example: dict[str, str]
+) -> None:
+    expected = vendor_connections(services)
+    assert expected, "no sandbox vendor declares an Airflow connection"
+    found = {key: env_example.get(key) for key in expected}
+    lines = "\n".join(f"{key}='{value}'" for key, value in sorted(expected.items()))
+    # Compared decoded (key order and spacing do not matter); the message is the block to paste.
+    same = {k: json.loads(v) if v else None for k, v in found.items()} == {
+        k: json.loads(v) for k, v in expected.items()
+    }
+    assert same, f".env.example's vendor connections differ from the VendorSpecs; paste:\n{lines}"
+    assert all("'" not in value for value in expected.values()), "a single quote would end the .env value"
+
+
 def test_env_example_connections_point_at_compose_services(
     services: dict[str, dict[str, Any]], env_example: dict[str, str]
 ) -> None:
@@ -261,11 +311,22 @@ def test_env_example_connections_point_at_compose_services(
         for key, value in env_example.items()
         if key.startswith("AIRFLOW_CONN_")
     }
-    assert set(conns) == {"genesys_cloud_default", "minio_s3"}
+    vendor_ids = {key.removeprefix("AIRFLOW_CONN_").lower() for key in vendor_connections(services)}
+    assert set(conns) == vendor_ids | {"minio_s3"}
+    assert env_example["CC_GENESYS_CONN_ID"] in vendor_ids
 
-    genesys = conns[env_example["CC_GENESYS_CONN_ID"]]
-    assert genesys.conn_type == "genesys_cloud"
-    genesys_urls = [genesys.extra_dejson["api_base_url"], genesys.extra_dejson["login_base_url"]]
+    # Every vendor URL of every connection names the sandbox service on its listening port.
+    vendor_urls = [
+        value
+        for conn_id in vendor_ids
+        for value in [conns[conn_id].host or "", *map(str, conns[conn_id].extra_dejson.values())]
+        if value.startswith("http")
+    ]
+    assert len(vendor_urls) >= len(vendor_ids)
+    genesys_urls = [
+        conns["genesys_cloud_default"].extra_dejson["api_base_url"],
+        conns["genesys_cloud_default"].extra_dejson["login_base_url"],
+    ]
     assert [urlsplit(u).path for u in genesys_urls] == ["/genesys-cloud", "/genesys-cloud/login"]
 
     storage = conns[env_example["CC_OUTPUT_CONN_ID"]]
@@ -277,7 +338,7 @@ def test_env_example_connections_point_at_compose_services(
     )
     assert same_credentials, "AIRFLOW_CONN_MINIO_S3 must use MINIO_ROOT_USER / MINIO_ROOT_PASSWORD"
 
-    for url in [*genesys_urls, storage.extra_dejson["endpoint_url"]]:
+    for url in [*vendor_urls, storage.extra_dejson["endpoint_url"]]:
         parts = urlsplit(url)
         assert parts.hostname in services, url
         assert parts.port == listening_port(parts.hostname, services[parts.hostname]), url
@@ -322,6 +383,31 @@ def test_dockerfile_pins_airflow_to_the_image_version() -> None:
         assert re.search(rf"^COPY .*\b{re.escape(source)}", text, re.MULTILINE), source
     ignored = set(DOCKERIGNORE.read_text().split())
     assert {".git", ".venv", "output", ".airflow-demo", ".env", ".pytest_cache"} <= ignored
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """``{container path: source}`` of a service's volumes."""
+    return {v.rsplit(":", 1)[1]: v.rsplit(":", 1)[0] for v in (str(x) for x in service.get("volumes", []))}
+
+
+def test_files_shared_between_containers_are_on_shared_volumes(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    """What one container writes and another reads must be on a volume both mount."""
+    named = set(compose.get("volumes") or {})
+    # The limits store: tasks (scheduler container) and triggers (triggerer container) count in it.
+    store = urlsplit(compose["x-airflow-common"]["environment"]["CC_LIMITS_STORE"])
+    assert store.scheme == "file"
+    for name in ("airflow-scheduler", "airflow-triggerer"):
+        assert mounts(services[name]).get(store.path) in named, (name, store.path)
+    # Context Services' export share: the sandbox writes, the Airflow side reads files_base_url.
+    share = services["sandbox"]["environment"]["CC_SANDBOX_GMS_EXPORT_DIR"]
+    volume = mounts(services["sandbox"]).get(share)
+    assert volume in named
+    for name in ("airflow-scheduler", "airflow-triggerer"):
+        assert mounts(services[name]).get(share) == volume, name
+    gms = json.loads(vendor_connections(services)["AIRFLOW_CONN_GENESYS_CONTEXT_SERVICES_DEFAULT"])
+    assert urlsplit(gms["extra"]["files_base_url"]).path == share
 
 
 # --------------------------------------------------------------------------- native

@@ -160,7 +160,7 @@ class AirflowStack:
         self._secrets = {
             "fernet_key": _fernet_key(),
             "api_secret_key": secrets.token_urlsafe(24),
-            "jwt_secret": secrets.token_urlsafe(32),
+            "jwt_secret": secrets.token_urlsafe(64),  # >= 64 bytes for HS512
             "admin_password": secrets.token_urlsafe(18),
         }
         passwords = self.home / "simple_auth_manager_passwords.json"
@@ -220,6 +220,9 @@ class AirflowStack:
                 "AIRFLOW__API__BASE_URL": self.api_url,
                 "AIRFLOW__API__SECRET_KEY": self._secrets["api_secret_key"],
                 "AIRFLOW__API_AUTH__JWT_SECRET": self._secrets["jwt_secret"],
+                # A task process gives the execution API 5 s per call by default; on two shared
+                # cores the api-server can take longer while it starts or many tasks start.
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs),
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 # Only the tests' backfills run: no scheduled run for "the latest interval" appears
@@ -311,6 +314,30 @@ class AirflowStack:
     def stop(self) -> None:
         for service in reversed(list(self.services.values())):
             service.stop()
+
+    def use_celery(
+        self, *, broker_url: str, result_backend: str, limits_store: str, secrets: dict[str, str]
+    ) -> None:
+        """Switch to the CeleryExecutor: restart the scheduler and the triggerer with its settings.
+
+        The api-server and the dag-processor run on; workers are started with :meth:`start`
+        (``"celery-worker"``). The limits store moves to ``limits_store`` for every process
+        that talks to vendors (workers and triggerer), as on several machines.
+        """
+        for name in ("scheduler", "triggerer"):
+            self.services.pop(name).stop()
+        self.executor = "CeleryExecutor"
+        self._secrets.update(secrets)
+        self.extra_env.update(
+            {
+                "AIRFLOW__CELERY__BROKER_URL": broker_url,
+                "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
+                "CC_LIMITS_STORE": limits_store,
+            }
+        )
+        for name in ("scheduler", "triggerer"):
+            self.start(name)
+        self.wait_healthy(("scheduler", "triggerer"))
 
     # -- DAGs ---------------------------------------------------------------------------------
     def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 300) -> None:

@@ -55,7 +55,7 @@ class BrightmetricsExportOperator(VendorExportJobOperator):
 
     Other parameters: :class:`~contact_center_provider.operators.export_job.VendorExportJobOperator`.
     The poll schedule spends few requests: the first poll waits the documented ``Retry-After``
-    (``first_poll_delay``, 5 s), then the wait doubles (``poll_backoff``) from ``poll_interval`` (5 s)
+    (``first_poll_delay``, 5 s), then the wait doubles (``poll_backoff``) from ``poll_interval`` (10 s)
     up to ``max_poll_interval`` (10 min), never shorter than the ``Retry-After`` of the last 202.
     """
 
@@ -77,7 +77,7 @@ class BrightmetricsExportOperator(VendorExportJobOperator):
         when_exhausted: Literal["fail", "wait"] = "fail",
         budget_reserve: int = 0,
         limits_store: str | None = None,
-        poll_interval: float = DOCUMENTED_RETRY_AFTER,
+        poll_interval: float = 2 * DOCUMENTED_RETRY_AFTER,
         max_poll_interval: float = MAX_POLL_INTERVAL,
         poll_backoff: float = POLL_BACKOFF,
         first_poll_delay: float = DOCUMENTED_RETRY_AFTER,

@@ -57,6 +57,11 @@ DEFAULT_METRICS = {"wait": "tAcd", "answered": "tAnswered", "abandoned": "tAband
 _MS = pa.timestamp("ms", tz="UTC")
 
 
+def _release() -> None:
+    # Arrow's allocator keeps freed memory for reuse; between the big steps, hand it back.
+    pa.default_memory_pool().release_unused()
+
+
 def _sorted(table: pa.Table, *keys: str) -> pa.Table:
     return table.sort_by([(k, "ascending", "at_end") for k in keys])
 
@@ -104,7 +109,10 @@ def _conversations(source: TableSource, metric_sums: pa.Table | None, metrics: M
             picked = metric_sums.filter(pc.equal(metric_sums.column("name"), metrics[role]))
             joined = _sorted(
                 table.select(["conversation_id", "rank"]).join(
-                    picked.select(["conversation_id", "value_sum"]), "conversation_id", join_type="left outer"
+                    picked.select(["conversation_id", "value_sum"]),
+                    "conversation_id",
+                    join_type="left outer",
+                    use_threads=False,
                 ),
                 "rank",
             )
@@ -125,7 +133,13 @@ def _metric_sums(source: TableSource | None, metrics: Mapping[str, str]) -> pa.T
     ]
     if not pieces:
         return None
-    return pa.Table.from_batches(pieces).group_by(["conversation_id", "name"]).aggregate([("value", "sum")])
+    sums = (
+        pa.Table.from_batches(pieces)
+        .group_by(["conversation_id", "name"], use_threads=False)
+        .aggregate([("value", "sum")])
+    )
+    _release()
+    return sums
 
 
 def _participant_rows(
@@ -178,11 +192,12 @@ def _participant_rows(
     first_sessions = sessions.take(_extreme_row(sessions, keys, "_k", "min"))
     first_sessions = first_sessions.select([*keys, "ani", "dnis", "direction"])
     del sessions
+    _release()
 
     rows = participants.drop_columns(["_i", "participant_ordinal"]).join(
-        ranks, "conversation_id", join_type="inner"
+        ranks, "conversation_id", join_type="inner", use_threads=False
     )
-    rows = rows.join(first_sessions, keys, join_type="left outer")
+    rows = rows.join(first_sessions, keys, join_type="left outer", use_threads=False)
     del participants, first_sessions
     attributes = sources.get("participant_attributes")
     if attributes is not None and {"key", "value", "participant_id"} <= set(attributes.schema.names):
@@ -197,10 +212,13 @@ def _participant_rows(
             # The last value given for a participant wins, as a dict update would have it.
             given = _with_index(pa.Table.from_batches(pieces))
             accounts = given.take(_extreme_row(given, keys, "_i", "max")).select([*keys, "value"])
-            rows = rows.join(accounts.rename_columns([*keys, "account"]), keys, join_type="left outer")
+            rows = rows.join(
+                accounts.rename_columns([*keys, "account"]), keys, join_type="left outer", use_threads=False
+            )
     rows = _ensure(
         rows, {"account": pa.string(), "ani": pa.string(), "dnis": pa.string(), "direction": pa.string()}
     )
+    _release()
     rows = rows.select(["rank", "_k", "purpose", "participant_name", "ani", "dnis", "direction", "account"])
     return _sorted(rows, "rank", "_k"), queues
 
@@ -297,7 +315,9 @@ def write_call_detail(
         conversations_source, _metric_sums(sources.get("session_metrics"), roles), roles
     )
     rows, queues = _participant_rows(sources, conversations.select(["conversation_id", "rank"]))
-    conversations = _sorted(conversations.join(queues, "conversation_id", join_type="left outer"), "rank")
+    conversations = _sorted(
+        conversations.join(queues, "conversation_id", join_type="left outer", use_threads=False), "rank"
+    )
 
     starts: list[int | None] = conversations.column("conversation_start").cast(pa.int64()).to_pylist()
     count = conversations.num_rows
