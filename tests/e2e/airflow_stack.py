@@ -149,6 +149,7 @@ class AirflowStack:
     sandbox_url: str
     executor: str = "LocalExecutor"
     extra_env: dict[str, str] = field(default_factory=dict)
+    dags_folder: Path = DAGS
     api_port: int = field(default_factory=free_port)
     services: dict[str, Service] = field(default_factory=dict)
     _secrets: dict[str, str] = field(default_factory=dict)
@@ -206,7 +207,7 @@ class AirflowStack:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url,
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                 "AIRFLOW__CORE__FERNET_KEY": self._secrets["fernet_key"],
                 "AIRFLOW__CORE__PARALLELISM": "8",

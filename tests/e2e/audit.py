@@ -183,7 +183,9 @@ class TriggerRowRecorder:
                     for trigger_id, classpath, kwargs in fresh:
                         self._seen.add(trigger_id)
                         out.write(
-                            json.dumps({"id": trigger_id, "classpath": classpath, "kwargs": self._decrypt(kwargs)})
+                            json.dumps(
+                                {"id": trigger_id, "classpath": classpath, "kwargs": self._decrypt(kwargs)}
+                            )
                             + "\n"
                         )
                         self.rows += 1

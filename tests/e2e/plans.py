@@ -47,10 +47,9 @@ def intervals_before(
     dag: object, anchor: datetime, count: int
 ) -> list[tuple[datetime, tuple[datetime, datetime]]]:
     """The last ``count`` ``(logical_date, (start, end))`` of the DAG's timetable ending by ``anchor``."""
+    import pendulum
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
-
-    import pendulum
 
     timetable = coerce_to_core_timetable(dag.timetable)  # type: ignore[attr-defined]
     # Airflow's timetables compute with pendulum instants.

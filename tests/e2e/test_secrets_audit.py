@@ -87,7 +87,10 @@ def test_audit_reports_a_planted_secret_without_printing_it(tmp_path: Path) -> N
     pq.write_table(pa.table({"note": ["ok", f"key {PEM.value.splitlines()[2]}"]}), out / "part-00000.parquet")
     (out / "clean.json").write_text(json.dumps({"rows": 3}))
 
-    hits = audit([PLANTED, PEM, Secret("unused", "never-written-anywhere")], [*file_blobs("logs", logs), *output_blobs(out)])
+    hits = audit(
+        [PLANTED, PEM, Secret("unused", "never-written-anywhere")],
+        [*file_blobs("logs", logs), *output_blobs(out)],
+    )
 
     assert hits == [
         Hit(PLANTED.name, "logs", "dag_id=d/run_id=r/attempt=2.log"),
@@ -102,7 +105,12 @@ def test_connection_secret_fields() -> None:
         "conn_type": "x",
         "login": "client-id-is-not-secret",
         "password": "pw-secret-1",
-        "extra": {"api_key": "k-123456789", "client_id": "id", "certificate": "PUBLIC", "access_key_id": "AKIA"},
+        "extra": {
+            "api_key": "k-123456789",
+            "client_id": "id",
+            "certificate": "PUBLIC",
+            "access_key_id": "AKIA",
+        },
     }
     names = {s.name for s in connection_secrets({"AIRFLOW_CONN_X_DEFAULT": json.dumps(conn)})}
     assert names == {"x_default.password", "x_default.extra.api_key"}
