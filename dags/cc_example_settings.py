@@ -34,11 +34,3 @@ GENESYS = "{{ params.genesys_conn_id }}"
 def table_input(tables_task_id: str, table: str) -> str:
     """Template resolving to the Parquet URI the tables task wrote for ``table``."""
     return f"{{{{ ti.xcom_pull(task_ids='{tables_task_id}')['tables']['{table}']['parquet'] }}}}"
-
-
-def report_uri(report: str, filename: str) -> str:
-    """Template for ``{base}/reports/{report}/interval_start=.../{filename}``."""
-    return (
-        f"{BASE}/reports/{report}/interval_start="
-        "{{ data_interval_start.in_timezone('UTC').strftime('%Y%m%dT%H%M%SZ') }}/" + filename
-    )

@@ -8,7 +8,7 @@ Every hour (aligned to ``CC_TIMEZONE``), for the run's data interval:
 3. land the organization's name;
 4. flatten the pages into Parquet and CSV tables;
 5. render the pipe-delimited abandon file under
-   ``{base}/reports/abandons/interval_start=.../abandons.txt``.
+   ``{base}/reports/abandons/interval_start=.../interval_end=.../abandons.txt``.
 
 Re-running an interval rewrites the same objects. Connections and the output base come
 from ``cc_example_settings`` (environment) and can be overridden per run with params.
@@ -26,7 +26,6 @@ from cc_example_settings import (
     OUTPUT_CONN_ID,
     PARAMS,
     TIMEZONE,
-    report_uri,
     table_input,
 )
 
@@ -117,7 +116,7 @@ with DAG(
         task_id="render_abandons",
         report="abandons",
         inputs={name: table_input("tables", name) for name in ("conversations", "participants", "sessions")},
-        output_uri=report_uri("abandons", "abandons.txt"),
+        output_base_uri=BASE,
         report_params={
             "company": COMPANY or "{{ ti.xcom_pull(task_ids='lookups')['organization']['name'] }}",
         },

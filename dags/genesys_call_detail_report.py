@@ -7,7 +7,8 @@ Every hour, for the run's data interval:
 2. fetch each conversation (``GET /api/v2/conversations/{id}``) for its participant
    attributes — the query results have none — concurrently within the token's budget;
 3. flatten into Parquet and CSV tables (``participant_attributes`` from step 2);
-4. render the HTML report under ``{base}/reports/call_detail/interval_start=.../call_detail.html``.
+4. render the HTML report under ``{base}/reports/call_detail/interval_start=.../interval_end=.../call_detail.html``
+   (pages per hour in ``call_detail_files/`` past 500 conversations).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
-from cc_example_settings import BASE, GENESYS, OUTPUT_CONN_ID, PARAMS, TIMEZONE, report_uri, table_input
+from cc_example_settings import BASE, GENESYS, OUTPUT_CONN_ID, PARAMS, TIMEZONE, table_input
 
 from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsQueryOperator
 from contact_center_provider.operators.genesys_cloud_enrichment import GenesysCloudEnrichmentOperator
@@ -84,9 +85,9 @@ with DAG(
         report="call_detail",
         inputs={
             name: table_input("tables", name)
-            for name in ("conversations", "participants", "sessions", "participant_attributes")
+            for name in ("conversations", "participants", "sessions", "participant_attributes", "session_metrics")
         },
-        output_uri=report_uri("call_detail", "call_detail.html"),
+        output_base_uri=BASE,
         conn_id=OUTPUT_CONN_ID,
         outlets=[Asset(name="genesys_call_detail_report")],
     )

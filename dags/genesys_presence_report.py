@@ -8,7 +8,8 @@ Every day (midnight in ``CC_TIMEZONE``), for the run's data interval:
 3. land users and presence definitions (names and the org's own presence labels);
 4. flatten into ``presence`` and ``routing_status`` tables (Parquet and CSV);
 5. render the HTML report, with per-user totals and an inline SVG timeline, under
-   ``{base}/reports/presence/interval_start=.../presence.html``.
+   ``{base}/reports/presence/interval_start=.../interval_end=.../presence.html``
+   (an index; each agent's timeline and events in ``presence_files/``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
-from cc_example_settings import BASE, GENESYS, OUTPUT_CONN_ID, PARAMS, TIMEZONE, report_uri, table_input
+from cc_example_settings import BASE, GENESYS, OUTPUT_CONN_ID, PARAMS, TIMEZONE, table_input
 
 from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
 from contact_center_provider.operators.genesys_cloud_enrichment import GenesysCloudLookupsOperator
@@ -74,7 +75,7 @@ with DAG(
             "users": "{{ ti.xcom_pull(task_ids='lookups')['users']['uri'] }}",
             "presence_definitions": "{{ ti.xcom_pull(task_ids='lookups')['presence_definitions']['uri'] }}",
         },
-        output_uri=report_uri("presence", "presence.html"),
+        output_base_uri=BASE,
         report_params={"job_name": "Presence"},
         conn_id=OUTPUT_CONN_ID,
         outlets=[Asset(name="genesys_presence_report")],

@@ -93,21 +93,23 @@ def test_the_example_dag_exports_a_30_minute_report_to_parquet_and_csv(env: dict
     assert table.num_rows == len(rows) == manifest["records"]
     assert table.schema.field("Call_Date_Time").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("Time_Talk_Total").type == pa.float64()
-    assert (tables / "part-00000.csv").read_text().splitlines()[0].startswith('"Call_Date_Time","Agent_Name",')
+    assert (
+        (tables / "part-00000.csv").read_text().splitlines()[0].startswith('"Call_Date_Time","Agent_Name",')
+    )
 
 
 def test_with_the_budget_nearly_spent_the_dag_fails_before_sending(
     env: dict[str, Any], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    budget = RequestBudget(FileLimitStore(env["store"]), "brightmetrics:acme", 150, 86400)
+    account = VENDOR.airflow_connection(env["url"])["extra"]["account"]  # type: ignore[misc]
+    budget = RequestBudget(FileLimitStore(env["store"]), f"brightmetrics:{account}", 150, 86400)
     for _ in range(148):
         budget.acquire()
-    dag = example_dag()
-    dag.get_task("export").retries = 0
-    states = run(dag, env["base"])
+    states = run(example_dag(), env["base"])  # the example DAG has retries=1: not used here
     assert states["export"] == "failed"
     assert sandbox_requests(env["url"]) == []
     out = capfd.readouterr().out
+    assert "ExportBudgetExhausted" in out and "not retried" in out
     assert "2 of 150 requests left" in out and "frees at" in out
 
 

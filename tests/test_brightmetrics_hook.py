@@ -37,7 +37,6 @@ CALLER_ID = "68c8e362-b2c2-6f6d-498b-af782b253239"
 START, END = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
 HASH = "XohImNooBHFR0OVvjcYpJ3NgPQ1qq73WKhHvch0VQtg="
 API_KEY = "4df21f67c293413fa988d8f1535cd12f"
-ACCOUNT_KEY = "brightmetrics:acme"  # the connection's account extra
 #: Sandbox seconds per real second: a 30-minute export runs for two real seconds.
 SCALE = 900.0
 
@@ -63,7 +62,10 @@ class Bm:
         return BrightmetricsHook(conn_id, limits_store=self.store, **kwargs)
 
     def local_budget(self, limit: int = 150) -> RequestBudget:
-        return RequestBudget(FileLimitStore(self.store.removeprefix("file://")), ACCOUNT_KEY, limit, 86400)
+        """The budget the hook counts in: the sandbox connection's account."""
+        account = json.loads(conn_json(self.url))["extra"]["account"]
+        store = FileLimitStore(self.store.removeprefix("file://"))
+        return RequestBudget(store, f"brightmetrics:{account}", limit, 86400)
 
 
 def conn_json(root: str, **changes: Any) -> str:
@@ -332,3 +334,19 @@ def test_password_hash_cli_prints_the_documented_hash() -> None:
     )
     assert result.stdout.strip() == "6c7nGrky/ehjM40Ivk3p3+OeoEm9r7NCzmWexUULaa4="  # the document's example
     assert "abcd1234" not in result.stdout + result.stderr
+
+
+def test_an_export_requested_elsewhere_is_attached_by_its_status_url(bm: Bm, tmp_path: Path) -> None:
+    bm.settings(job_seconds=0)
+    accepted = requests.get(
+        f"{bm.url}/brightmetrics/OData.ashx/{CALLER_ID}?$format=csv",
+        auth=("user@example.com", "*passpassword"),
+        headers={"Prefer": "respond-async"},
+        timeout=10,
+    )
+    hook = bm.hook()
+    job = hook.attach_job(CALLER_ID, accepted.headers["Location"])
+    assert job["extra"]["status_url"].startswith("/status/")
+    assert hook.attach_job(CALLER_ID, job["job_id"])["job_id"] == job["job_id"]
+    landing, facts = land(hook, job, wait(bm, job, tmp_path / "staged.body"), tmp_path)
+    assert facts["format"] == "csv" and landing.pages[0].endswith(".csv")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib
+import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +28,7 @@ sys.path.insert(0, str(REPO / "dags"))
 
 HOUR_END = datetime(2026, 11, 2, 15, tzinfo=UTC)  # hourly DAGs: the hour 14:00-15:00
 RUN_AFTER = datetime(2026, 11, 2, 15, 5, tzinfo=UTC)
-HOUR = "interval_start=20261102T140000Z"
+HOUR = "interval_start=20261102T140000Z/interval_end=20261102T150000Z"
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -36,11 +38,12 @@ def example(dag_id: str) -> Any:
 
 
 def run(
-    dag_id: str, base: Path, conn: str, logical_date: datetime = HOUR_END, run_after: datetime = RUN_AFTER
+    dag_id: str, base: Path, conn: str, logical_date: datetime = HOUR_END, run_after: datetime | None = None
 ) -> Any:
     dag_run = example(dag_id).test(
         logical_date=logical_date,
-        run_after=run_after,
+        # The run id derives from run_after: keep it unique per logical date.
+        run_after=run_after or logical_date + (RUN_AFTER - HOUR_END),
         run_conf={"output_base_uri": base.as_uri(), "genesys_conn_id": conn},
     )
     failed = {ti.task_id: ti.state for ti in dag_run.get_task_instances() if str(ti.state) != "success"}
@@ -57,7 +60,7 @@ def assert_renders_cleanly(page: Path, tmp_path: Path) -> None:
             return await open_page(cdp, page, tmp_path / f"{page.stem}.png")
 
     report = asyncio.run(check())
-    assert report.errors == [] and report.external_requests == [] and report.facts["scripts"] == 0
+    assert report.errors == [] and report.external_requests == [] and report.facts["externalScripts"] == 0
     assert (tmp_path / f"{page.stem}.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -99,23 +102,60 @@ def test_abandon_report_matches_the_reference_layout(genesys_conn: str, tmp_path
         assert (part / "part-00000.csv").exists()
 
 
-def test_rerunning_an_interval_rewrites_identical_objects(genesys_conn: str, tmp_path: Path) -> None:
-    run("genesys_abandon_report", tmp_path, genesys_conn)
+@pytest.mark.parametrize(
+    ("dag_id", "logical_date", "report"),
+    [
+        ("genesys_abandon_report", HOUR_END, "abandons.txt"),
+        ("genesys_call_detail_report", HOUR_END, "call_detail.html"),
+        ("genesys_presence_report", datetime(2026, 11, 2, tzinfo=UTC), "presence.html"),
+    ],
+)
+def test_rerunning_an_interval_rewrites_identical_objects(
+    genesys_conn: str, tmp_path: Path, dag_id: str, logical_date: datetime, report: str
+) -> None:
+    run(dag_id, tmp_path, genesys_conn, logical_date=logical_date)
     first = tree_digest(tmp_path / "tables") | tree_digest(tmp_path / "reports")
-    run("genesys_abandon_report", tmp_path, genesys_conn)
+    run(dag_id, tmp_path, genesys_conn, logical_date=logical_date)
     second = tree_digest(tmp_path / "tables") | tree_digest(tmp_path / "reports")
-    assert first == second and any(k.endswith("abandons.txt") for k in first)
+    assert first == second and any(k.endswith(report) for k in first)
+
+
+def test_the_first_hour_of_a_day_lists_no_call_from_the_day_before(genesys_conn: str, tmp_path: Path) -> None:
+    midnight = datetime(2026, 11, 2, tzinfo=UTC)
+    import requests
+
+    sandbox_url = json.loads(os.environ["AIRFLOW_CONN_GENESYS_SANDBOX"])["extra"]["api_base_url"]
+    requests.patch(
+        sandbox_url.replace("/genesys-cloud", "/_sandbox/vendors/genesys_cloud/settings"),
+        json={"conversations_per_day": 9600},
+        timeout=10,
+    ).raise_for_status()
+    run("genesys_abandon_report", tmp_path, genesys_conn, logical_date=midnight + timedelta(hours=1))
+    # Whatever the job returned (it may include calls of the day before still going at
+    # midnight), the hour's tables and report hold only the calls that started in it.
+    conversations = pq.read_table(
+        tmp_path
+        / "tables/genesys_cloud/conversations/export=abandons"
+        / "interval_start=20261102T000000Z/interval_end=20261102T010000Z/part-00000.parquet"
+    )
+    starts = conversations["conversation_start"].to_pylist()
+    assert starts and min(starts) >= midnight
+    report = tmp_path / "reports/abandons/interval_start=20261102T000000Z/interval_end=20261102T010000Z"
+    rows = (report / "abandons.txt").read_text().split("\n")[7:-1]
+    assert sorted(r.split("|")[0] for r in rows) == sorted(conversations["conversation_id"].to_pylist())
 
 
 def test_consecutive_intervals_give_their_own_partitions(genesys_conn: str, tmp_path: Path) -> None:
     for hours in range(3):
         end = HOUR_END + timedelta(hours=hours)
         run("genesys_abandon_report", tmp_path, genesys_conn, logical_date=end, run_after=end)
-    partitions = sorted(p.name for p in (tmp_path / "reports" / "abandons").iterdir())
+    partitions = sorted(
+        f"{p.parent.name}/{p.name}" for p in (tmp_path / "reports" / "abandons").glob("*/interval_end=*")
+    )
     assert partitions == [
-        "interval_start=20261102T140000Z",
-        "interval_start=20261102T150000Z",
-        "interval_start=20261102T160000Z",
+        "interval_start=20261102T140000Z/interval_end=20261102T150000Z",
+        "interval_start=20261102T150000Z/interval_end=20261102T160000Z",
+        "interval_start=20261102T160000Z/interval_end=20261102T170000Z",
     ]
 
 
@@ -128,19 +168,22 @@ def test_call_detail_report_escapes_hostile_names(genesys_conn: str, tmp_path: P
         genesys_conn,
         logical_date=datetime(2026, 11, 2, 12, tzinfo=UTC),
     )
-    page = tmp_path / "reports/call_detail/interval_start=20261102T110000Z/call_detail.html"
+    page = (
+        tmp_path
+        / "reports/call_detail/interval_start=20261102T110000Z/interval_end=20261102T120000Z/call_detail.html"
+    )
     assert_renders_cleanly(page, tmp_path)
     html = page.read_text()
     assert "<title>Call Data Report</title>" in html
     assert "<script" not in html.lower()
     entities = (
-        tmp_path
-        / "raw/genesys_cloud/conversation_entities/export=call_detail/interval_start=20261102T110000Z"
+        tmp_path / "raw/genesys_cloud/conversation_entities/export=call_detail"
+        "/interval_start=20261102T110000Z/interval_end=20261102T120000Z"
     )
     assert (entities / "_manifest.json").exists()
     attributes = pq.read_table(
         tmp_path / "tables/genesys_cloud/participant_attributes/export=call_detail"
-        "/interval_start=20261102T110000Z/part-00000.parquet"
+        "/interval_start=20261102T110000Z/interval_end=20261102T120000Z/part-00000.parquet"
     )
     assert "accountNumber" in attributes["key"].to_pylist()
 
@@ -149,18 +192,24 @@ def test_call_detail_report_escapes_hostile_names(genesys_conn: str, tmp_path: P
 @pytest.mark.usefixtures("_need_chromium")
 def test_presence_report_covers_every_user(genesys_conn: str, tmp_path: Path) -> None:
     run("genesys_presence_report", tmp_path, genesys_conn, logical_date=datetime(2026, 11, 2, tzinfo=UTC))
-    page = tmp_path / "reports/presence/interval_start=20261101T000000Z/presence.html"
+    page = (
+        tmp_path
+        / "reports/presence/interval_start=20261101T000000Z/interval_end=20261102T000000Z/presence.html"
+    )
     assert_renders_cleanly(page, tmp_path)
     html = page.read_text()
     presence = pq.read_table(
-        tmp_path / "tables/genesys_cloud/presence/interval_start=20261101T000000Z/part-00000.parquet"
+        tmp_path
+        / "tables/genesys_cloud/presence/interval_start=20261101T000000Z/interval_end=20261102T000000Z/part-00000.parquet"
     )
     users = pq.read_table(
-        tmp_path / "tables/genesys_cloud/users/interval_start=20261101T000000Z/part-00000.parquet"
+        tmp_path
+        / "tables/genesys_cloud/users/interval_start=20261101T000000Z/interval_end=20261102T000000Z/part-00000.parquet"
     )
     names = dict(zip(users["user_id"].to_pylist(), users["name"].to_pylist(), strict=True))
     assert presence.num_rows > 0
     # Every user with presence records is shown by name (escaped as Jinja escapes), or by id when unknown.
     for user_id in set(presence["user_id"].to_pylist()):
         assert str(markupsafe.escape(names.get(user_id) or user_id)) in html
-    assert "<svg" in html and "<script" not in html.lower()
+    agent_page = next((page.parent / "presence_files").iterdir())
+    assert "<svg" in agent_page.read_text()

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -424,14 +425,38 @@ def test_parquet_schema_mismatch_names_uri_and_field(
     assert os.listdir(tmp_path) == []
 
 
-def test_parquet_writer_failing_midway_leaves_nothing(target: Target) -> None:
+def test_parquet_writer_encodes_on_an_executor_and_cuts_row_groups_by_bytes(target: Target) -> None:
     uri = target.uri("tables", "conversations", "part-0.parquet")
     with (
-        pytest.raises(Boom),
-        ParquetTableWriter(uri, SCHEMA, conn_id=target.conn_id, row_group_size=100) as writer,
+        ThreadPoolExecutor(1) as encoder,
+        ParquetTableWriter(
+            uri, SCHEMA, conn_id=target.conn_id, row_group_bytes=1, executor=encoder
+        ) as writer,
     ):
-        writer.write(_batch(0, 450))  # four row groups already handed to the store
-        assert writer.bytes_written > 0
+        for index in range(10):
+            writer.write(_batch(index * 250, 250))  # each write passes the byte cap: one group
+        assert not exists(uri, target.conn_id)
+    parquet = pq.ParquetFile(io.BytesIO(read_bytes(uri, target.conn_id)))
+    assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [250] * 10
+    assert parquet.read().to_pylist() == _expected_rows(2500)
+
+
+@pytest.mark.parametrize("encode", ["inline", "on an executor"])
+def test_parquet_writer_failing_midway_leaves_nothing(target: Target, encode: str) -> None:
+    uri = target.uri("tables", "conversations", "part-0.parquet")
+    with (
+        ThreadPoolExecutor(1) as encoder,
+        pytest.raises(Boom),
+        ParquetTableWriter(
+            uri,
+            SCHEMA,
+            conn_id=target.conn_id,
+            row_group_size=100,
+            executor=encoder if encode != "inline" else None,
+        ) as writer,
+    ):
+        writer.write(_batch(0, 450))  # four row groups handed to the store (or being encoded)
+        assert writer.bytes_written > 0 or encode != "inline"
         raise Boom
     assert writer.closed and writer.entry is None
     assert not exists(uri, target.conn_id)

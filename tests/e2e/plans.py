@@ -78,6 +78,17 @@ def deferring_tasks(dag: object) -> list[str]:
     )
 
 
+def export_vendors(dag: object) -> set[str]:
+    """The vendors the DAG's export tasks talk to."""
+    from contact_center_provider.operators.export_job import VendorExportJobOperator
+
+    return {
+        str(task.vendor)
+        for task in dag.tasks  # type: ignore[attr-defined]
+        if isinstance(task, VendorExportJobOperator)
+    }
+
+
 def plan_backfill(dag_id: str, anchor: datetime = ANCHOR, count: int = 3) -> BackfillPlan:
     dag = load_dag(dag_id)
     found = intervals_before(dag, anchor, count)

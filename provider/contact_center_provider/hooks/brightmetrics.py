@@ -45,12 +45,14 @@ from contact_center_provider.hooks.brightmetrics_wire import (
     ReportInfo,
     ReportMetadata,
     export_request,
+    format_from_media,
     interpret_monitor,
     monitor_path,
     normalise_report_id,
     odata_error_parser,
     parse_metadata,
     parse_service_document,
+    sniff_format,
 )
 from contact_center_provider.http.auth import AuthStrategy, BasicAuth, BearerToken
 from contact_center_provider.http.errors import (
@@ -370,6 +372,14 @@ class BrightmetricsHook(VendorHook):
             requests_to_submit=self.requests_sent - before,
         )
 
+    def attach_job(self, kind: str, job_id: str) -> JobRef:
+        """An export requested elsewhere, by its status id or its whole status URL (its hour still running)."""
+        report = normalise_report_id(kind)
+        if "/" in job_id:
+            path = monitor_path(job_id, self.client.base_url)
+            return job_ref(self.vendor, report, path.rstrip("/").rsplit("/", 1)[-1], status_url=path)
+        return job_ref(self.vendor, report, job_id, status_url=f"status/{job_id}")
+
     def _status_url_from_body(self, response: Any) -> str:
         url = (response.json() or {}).get("statusUrl")
         if not url:
@@ -388,7 +398,9 @@ class BrightmetricsHook(VendorHook):
         status_url = extra.get("status_url")
         if not status_url:
             raise ValueError(f"Brightmetrics job {job.get('job_id')}: the job reference holds no status URL")
-        return str(status_url), format_spec(str(extra.get("format") or "json")).media_type
+        fmt = extra.get("format")
+        # An export attached by id: its format is whatever the result says.
+        return str(status_url), format_spec(str(fmt)).media_type if fmt else "*/*"
 
     @staticmethod
     def _job_status(job: JobRef, answer: MonitorAnswer) -> JobStatus:
@@ -499,7 +511,10 @@ class BrightmetricsHook(VendorHook):
         """
         body, media_type = self._result_body(job, status, landing)
         extra = job.get("extra") or {}
-        fmt = format_spec(str(extra.get("format") or "json"))
+        if extra.get("format"):
+            fmt = format_spec(str(extra["format"]))
+        else:  # attached by id: the result says what it is
+            fmt = format_from_media(media_type) if media_type else sniff_format(body)
         before = self.requests_sent
         pages = 1
         if fmt.name == "json":

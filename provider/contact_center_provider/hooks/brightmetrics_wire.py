@@ -278,6 +278,31 @@ def interpret_monitor(status: int, headers: Mapping[str, str], content: bytes) -
     return MonitorAnswer("done", final_status, body=body, media_type=media_type, retry_after=retry_after)
 
 
+def format_from_media(media_type: str | None) -> FormatSpec:
+    """The format a result's content type says (for an export attached by id, whose request we did not build)."""
+    parts = [p.strip().lower() for p in (media_type or "").split(";")]
+    media, flags = parts[0], set(parts[1:])
+    if media == "text/csv":
+        return format_spec("csv;formatted" if "formatted" in flags else "csv")
+    if media == "application/pdf":
+        return format_spec("pdf;landscape" if "landscape" in flags else "pdf")
+    if media == format_spec("xlsx").media_type:
+        return format_spec("xlsx")
+    return format_spec("json")
+
+
+def sniff_format(body: bytes) -> FormatSpec:
+    """The format of a result whose content type did not travel with it (staged across a deferral)."""
+    head = body[:8].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"%PDF"):
+        return format_spec("pdf")
+    if head.startswith(b"PK\x03\x04"):
+        return format_spec("xlsx")
+    if head.startswith((b"{", b"[")):
+        return format_spec("json")
+    return format_spec("csv")
+
+
 def monitor_path(location: str, base_url: str) -> str:
     """Where to poll: the monitor URL relative to the client's base when it is under it.
 

@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from contact_center_provider.hooks.brightmetrics import (
     DEFAULT_INTERVAL_FILTER,
     DOCUMENTED_RETRY_AFTER,
+    STATUS_URL_LIFETIME,
     BrightmetricsHook,
     export_request,
 )
@@ -30,8 +31,9 @@ if TYPE_CHECKING:
 #: export is polled 9 times instead of 360 (at 5, 15, 35, 75, 155, 315, 635, 1235, 1835 s).
 MAX_POLL_INTERVAL = 600.0
 POLL_BACKOFF = 2.0
-#: The status URL lives one hour; waiting much longer cannot fetch the result.
-DEFAULT_TIMEOUT = 2 * 3600.0
+#: The status URL lives one hour (from the request, as we read the document; from completion
+#: at most), so waiting much longer cannot fetch the result.
+DEFAULT_TIMEOUT = 2 * STATUS_URL_LIFETIME
 
 
 class BrightmetricsExportOperator(VendorExportJobOperator):

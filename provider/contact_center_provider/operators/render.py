@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from contact_center_provider.operators._common import resolve_interval
+from contact_center_provider.operators._common import (
+    LineageMixin,
+    asset_alias,
+    emit_asset_event,
+    resolve_interval,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -165,7 +170,7 @@ class _Publisher:
         return delete_uris(stale, self.conn_id)
 
 
-class RenderReportOperator(BaseOperator):
+class RenderReportOperator(LineageMixin, BaseOperator):
     """Render a report from Parquet tables and publish it under ``output_base_uri`` (or at ``output_uri``).
 
     Either name a built-in report (``report="abandons" | "call_detail" | "presence"``),
@@ -296,6 +301,9 @@ class RenderReportOperator(BaseOperator):
         self.time_zone = time_zone
         self.template_searchpath = template_searchpath
         self.conn_id = conn_id
+        #: Declared so every rendered report announces itself (see emit_asset_event).
+        self.report_alias = asset_alias("reports", "report", report or str(template))
+        self.outlets = [*self.outlets, self.report_alias]
 
     # ------------------------------------------------------------------ helpers
 
@@ -396,6 +404,16 @@ class RenderReportOperator(BaseOperator):
             "removed": removed,
             **main.summary,
         }
+        # The asset is the report (all its partitions); the event names this interval's file.
+        report_uri = main_uri.rsplit("/interval_start=", 1)[0] if self.output_base_uri else main_uri
+        self.lineage_inputs = [str(uri) for uri in self.inputs.values()]
+        self.lineage_outputs = [main_uri]
+        emit_asset_event(
+            context,
+            self.report_alias,
+            report_uri,
+            {"uri": main_uri, "interval": f"{start.isoformat()}/{end.isoformat()}", "files": result["files"]},
+        )
         self.log.info(
             "Rendered report %s to %s: %d file(s), %d bytes, %d stale file(s) removed",
             name,

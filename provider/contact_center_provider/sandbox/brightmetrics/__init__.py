@@ -11,6 +11,7 @@ Admin actions: ``POST /_sandbox/vendors/brightmetrics/spend`` ``{"company": "acm
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..vendors import VendorContext, VendorSpec
 from .accounts import USERS, password_hash
@@ -33,13 +34,18 @@ def _reset_budget(model: BrightmetricsModel, body: dict[str, Any]) -> dict[str, 
 
 
 def _connection(root: str) -> dict[str, Any]:
-    # The stored password is the base64 SHA-256 hash, as the document recommends.
+    # The stored password is the base64 SHA-256 hash, as the document recommends. The account
+    # names the sandbox instance too: a new sandbox is a new vendor with a fresh budget, and so
+    # is the request budget the provider counts for it (demo runs do not add up over the day).
     user = USERS[0]
     return {
         "conn_type": "brightmetrics",
         "login": user.email,
         "password": password_hash(user.password),
-        "extra": {"api_base_url": f"{root}/brightmetrics/OData.ashx", "account": user.company},
+        "extra": {
+            "api_base_url": f"{root}/brightmetrics/OData.ashx",
+            "account": f"{user.company}@{urlsplit(root).netloc}",
+        },
     }
 
 
