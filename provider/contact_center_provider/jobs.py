@@ -153,6 +153,10 @@ class LandingSink(Protocol):
     Each call writes one object atomically and records it in the landing's manifest.
     """
 
+    def read_staged(self, uri: str) -> bytes:
+        """The bytes the poll trigger staged for this landing (``JobResult.staged_uri``)."""
+        ...
+
     def write_page(self, raw: bytes, records: int | None, *, extension: str | None = None) -> str:
         """Write one page (exact vendor bytes); return its URI."""
         ...

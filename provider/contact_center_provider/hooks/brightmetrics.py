@@ -481,9 +481,7 @@ class BrightmetricsHook(VendorHook):
         if result is not None and result.body is not None:
             return result.body, result.media_type
         if result is not None and result.staged_uri:
-            from contact_center_provider.storage.uri import read_bytes
-
-            return read_bytes(result.staged_uri, getattr(landing, "conn_id", None)), result.media_type
+            return landing.read_staged(result.staged_uri), result.media_type
         # Nothing staged (e.g. a job attached by id and waited on elsewhere): the status URL
         # still holds the result for its hour. One request, said out loud.
         log.warning(

@@ -29,7 +29,6 @@ from contact_center_provider.http.auth import (
     _OAuth2Grant,
     default_token_parser,
 )
-from contact_center_provider.http.errors import VendorAPIError
 
 if TYPE_CHECKING:
     from contact_center_provider.http.client import AsyncHttpClient, HttpClient
@@ -98,37 +97,12 @@ class AccessKeyToken(_OAuth2Grant):
     def _repr_fields(self) -> str:
         return f"access_key_id={self.access_key_id!r}, access_key_secret='***'"
 
-    def _body(self) -> dict[str, str]:
-        return {"accessKeyId": self.access_key_id, "accessKeySecret": self._access_key_secret}
+    # The endpoint takes JSON, not a form: only the body differs from the OAuth 2 grants.
+    body_format = "json"
 
-    # The endpoint takes JSON, not a form: only the send differs from the OAuth 2 grants.
-    def _fetch(self, client: HttpClient) -> TokenInfo:
-        try:
-            response = client.request(
-                "POST",
-                self.token_url,
-                json=self._body(),
-                headers={"Accept": "application/json"},
-                authenticate=False,
-                expect=(200,),
-            )
-            return self._parse(response)
-        except VendorAPIError as exc:
-            raise self._as_auth_error(exc) from None
-
-    async def _afetch(self, client: AsyncHttpClient) -> TokenInfo:
-        try:
-            response = await client.arequest(
-                "POST",
-                self.token_url,
-                json=self._body(),
-                headers={"Accept": "application/json"},
-                authenticate=False,
-                expect=(200,),
-            )
-            return self._parse(response)
-        except VendorAPIError as exc:
-            raise self._as_auth_error(exc) from None
+    def _token_request(self) -> tuple[dict[str, str], dict[str, str]]:
+        body = {"accessKeyId": self.access_key_id, "accessKeySecret": self._access_key_secret}
+        return body, {"Accept": "application/json"}
 
 
 class DiscoveredPasswordGrant(AuthStrategy):

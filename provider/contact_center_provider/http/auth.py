@@ -202,6 +202,8 @@ class _OAuth2Grant(AuthStrategy):
     """
 
     refreshable: ClassVar[bool] = True
+    #: How the token request's body is sent: an HTML form (OAuth 2) or JSON (NICE's access-key token).
+    body_format: ClassVar[Literal["form", "json"]] = "form"
     grant_type: ClassVar[str]
 
     def __init__(
@@ -332,21 +334,24 @@ class _OAuth2Grant(AuthStrategy):
             elapsed=exc.elapsed,
         )
 
+    def _send_body(self) -> dict[str, Any]:
+        """The token request's body and headers as keyword arguments of ``request``."""
+        body, headers = self._token_request()
+        return {"json" if self.body_format == "json" else "data": body, "headers": headers}
+
     def _fetch(self, client: HttpClient) -> TokenInfo:
-        form, headers = self._token_request()
         try:
             response = client.request(
-                "POST", self.token_url, data=form, headers=headers, authenticate=False, expect=(200,)
+                "POST", self.token_url, authenticate=False, expect=(200,), **self._send_body()
             )
             return self._parse(response)
         except VendorAPIError as exc:
             raise self._as_auth_error(exc) from None
 
     async def _afetch(self, client: AsyncHttpClient) -> TokenInfo:
-        form, headers = self._token_request()
         try:
             response = await client.arequest(
-                "POST", self.token_url, data=form, headers=headers, authenticate=False, expect=(200,)
+                "POST", self.token_url, authenticate=False, expect=(200,), **self._send_body()
             )
             return self._parse(response)
         except VendorAPIError as exc:

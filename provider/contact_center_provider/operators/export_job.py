@@ -71,6 +71,7 @@ from contact_center_provider.operators._common import (
     raise_for_event,
     resolve_interval,
 )
+from contact_center_provider.storage.atomic import write_bytes
 from contact_center_provider.storage.raw_zone import RawLanding, for_xcom, new_attempt_id
 from contact_center_provider.storage.zones import Partition, raw_prefix
 from contact_center_provider.triggers.events import JobEvent
@@ -274,12 +275,12 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
             return fresh
         if [e["window"] for e in stored["jobs"]] != [e["window"] for e in fresh["jobs"]]:
             return fresh
-        for entry in stored["jobs"]:
-            self._check_resumable(entry)
+        for index, entry in enumerate(stored["jobs"]):
+            self._check_resumable(entry, self._stage_uri(stored, index))
         self._save(context, stored)
         return stored
 
-    def _check_resumable(self, entry: dict[str, Any]) -> None:
+    def _check_resumable(self, entry: dict[str, Any], stage_uri: str) -> None:
         job = entry.get("job")
         if job is None or (entry.get("done") and entry.get("staged_uri")):
             return  # nothing submitted yet, or its result is already safe in the raw zone
@@ -289,6 +290,12 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
             status = None
         if status is not None and status.outcome in (JobOutcome.RUNNING, JobOutcome.SUCCEEDED):
             self.log.info("Resuming %s (%s) for %s", self._what(job), status.vendor_state, entry["window"])
+            body = status.result.body if status.result is not None else None
+            if status.outcome is JobOutcome.SUCCEEDED and body is not None:
+                # The look that found it finished carried the result (Brightmetrics): keep it, do
+                # not pay for it again.
+                write_bytes(stage_uri, body, self.output_conn_id, compression="disable")
+                entry.update(done=True, staged_uri=stage_uri, vendor_state=status.vendor_state)
             return
         state = status.vendor_state if status else "unknown to the vendor"
         self.log.info("Stored %s is no longer usable (%s); submitting a new one.", self._what(job), state)
@@ -351,6 +358,11 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
         self._save(context, state)
         return job
 
+    def _stage_uri(self, state: dict[str, Any], index: int) -> str:
+        """Where a result body that comes with job ``index``'s final status is kept until landed."""
+        partition = Partition.parse(state["interval"], self.export_name)
+        return self._landing(partition, state["attempt"]).staging_uri(f"job-{index:03d}.body")
+
     def _trigger(self, state: dict[str, Any], job: JobRef, index: int) -> JobPollTrigger:
         schedule = PollSchedule.starting_now(
             self.timeout,
@@ -359,15 +371,13 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
             backoff=self.poll_backoff,
             first_delay=self.first_poll_delay if index >= 0 else 0.0,
         )
-        partition = Partition.parse(state["interval"], self.export_name)
-        stage = self._landing(partition, state["attempt"]).staging_uri(f"job-{index:03d}.body")
         return JobPollTrigger(
             hook_class=f"{self.hook_class.__module__}.{self.hook_class.__qualname__}",
             conn_id=self.conn_id,
             job=job,
             schedule=schedule.to_dict(),
             hook_params=self.hook_params,
-            stage_uri=stage,
+            stage_uri=self._stage_uri(state, index),
             stage_conn_id=self.output_conn_id,
         )
 

@@ -70,6 +70,10 @@ class RawLanding:
         """A URI inside this attempt for something staged before landing (e.g. a result body)."""
         return join_uri(self.attempt_prefix, "_staged", name)
 
+    def read_staged(self, uri: str) -> bytes:
+        """The bytes staged at ``uri`` (by the poll trigger) for this landing."""
+        return read_bytes(uri, self.conn_id)
+
     def write_page(self, raw: bytes, records: int | None, *, extension: str | None = None) -> str:
         """Write one page exactly as the vendor sent it; return its URI."""
         uri = self._next_uri(extension)

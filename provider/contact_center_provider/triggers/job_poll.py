@@ -22,6 +22,7 @@ from contact_center_provider.http.errors import (
     VendorServerError,
     VendorTransportError,
 )
+from contact_center_provider.http.limits import RequestBudgetExhausted
 from contact_center_provider.jobs import JobOutcome, JobRef, JobStatus, UnknownJobStateError
 from contact_center_provider.triggers.events import EventKind, JobEvent
 from contact_center_provider.triggers.polling import PollSchedule
@@ -170,6 +171,9 @@ class JobPollTrigger(BaseTrigger):
                 )
             except TimeoutError:
                 log.warning("Poll %d of %s did not answer before the deadline.", polls, self._what())
+            except RequestBudgetExhausted as exc:
+                # A shared budget in "fail" mode: asking again later would spend what is not there.
+                return JobEvent(EventKind.API_ERROR, self.job, message=str(exc), polls=polls)
             except TRANSIENT_ERRORS as exc:
                 log.warning("Poll %d of %s failed transiently, polling on: %s", polls, self._what(), exc)
                 hint = exc.retry_after
