@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,12 @@ def _records(shape: str, conversations: int, seed: int) -> Iterator[dict[str, An
     from contact_center_provider.sandbox.genesys_cloud import data
 
     end = START + timedelta(days=conversations // PER_DAY + 2)
-    change = {"sandbox": dict, "lean": _lean, "wide": _wide}[shape]
+    shapes: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        "sandbox": dict,
+        "lean": _lean,
+        "wide": _wide,
+    }
+    change = shapes[shape]
     for number, record in enumerate(data.generate_conversations(seed, START, end, per_day=PER_DAY)):
         if number == conversations:
             return

@@ -113,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\nTables (Parquet, and CSV where the DAG asks):")
     for folder in tables:
         print(f"  {folder.relative_to(output)}")
-    reports = sorted(p for p in (output / "reports").rglob("*") if p.is_file() and not p.name.startswith("."))
+    # The main file of each report (pages it links to sit in its "*_files/" folder beside it).
+    reports = sorted(
+        p
+        for p in (output / "reports").rglob("*")
+        if p.is_file() and not p.name.startswith(".") and not p.parent.name.endswith("_files")
+    )
     print("\nReports:")
     for path in reports:
         print(f"  {path}")

@@ -96,8 +96,8 @@ class GenesysCloudTablesOperator(VendorTablesOperator):
             unknown: Mapping[str, int] = result.unknown_fields
             for index, part in enumerate(partition_result(result, windows, seen)):
                 tables = dict(part.tables)
-                kept[index].append(tables["conversations"].column("conversation_id"))
-                if entities is not None:
+                if entities is not None:  # (only then are the ids needed again; they add up)
+                    kept[index].append(tables["conversations"].column("conversation_id"))
                     tables.pop("participant_attributes", None)
                 yield TableRows(tables, partitions[index], unknown)
                 unknown = {}

@@ -28,10 +28,11 @@ FORMATS = ("parquet", "csv")
 
 #: Parquet settings of every table in a set. No dictionary encoding: the tables repeat ids
 #: (UUIDs) on every child row, where dictionaries overflow and fall back page by page; without
-#: them the Genesys tables come out ~12% smaller under zstd and encode with ~20% less CPU
-#: (``benchmarks/genesys_transform.py``). A row group ends at 128k rows or 16 MB of Arrow data,
-#: so the rows a set buffers stay bounded (about 16 MB a table) however wide they are.
-PARQUET_OPTIONS: dict[str, Any] = {"use_dictionary": False, "row_group_bytes": 16 << 20}
+#: them the Genesys tables come out ~12% smaller under zstd and encode with 15-20% less CPU
+#: (measured with ``benchmarks/genesys_transform.py``'s data). A row group ends at 128k rows or
+#: 8 MB of Arrow data, so what a set buffers stays bounded (about 8 MB a table, plus one group
+#: a table being encoded) however wide the rows are.
+PARQUET_OPTIONS: dict[str, Any] = {"use_dictionary": False, "row_group_bytes": 8 << 20}
 #: Files finished side by side at publication (their last row groups are encoded then).
 _FINISH_THREADS = 2
 
