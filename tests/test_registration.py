@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,13 +109,29 @@ def test_provider_info_is_declarative_and_consistent() -> None:
     }
 
 
-def test_pending_vendor_hooks_validate_their_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    from contact_center_provider.hooks.nice_cxone import NiceCxoneHook
+def test_every_connection_type_builds_its_hook_and_tests_it_like_the_ui_button(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Connection.get_hook()`` (what the UI's Test button uses) builds each vendor's hook
+    from ``{conn_name_attr: conn_id}``, and ``test_connection()`` reaches the sandbox."""
+    import json
 
-    monkeypatch.setenv("AIRFLOW_CONN_NICE_EMPTY", '{"conn_type": "nice_cxone"}')
-    ok, message = NiceCxoneHook("nice_empty").test_connection()
-    # NICE CXone is implemented now (tests/test_nice_cxone_hook.py covers its calls).
-    assert not ok and "access key id (login)" in message and "(password)" in message
+    from airflow.sdk import BaseHook
+
+    from contact_center_provider.get_provider_info import get_provider_info
+    from contact_center_provider.sandbox.vendors import discover_vendors
+
+    types = {c["connection-type"]: c["hook-class-name"] for c in get_provider_info()["connection-types"]}
+    specs = {spec.name: spec for spec in discover_vendors().values()}
+    assert set(types) == set(specs)
+    for conn_type, hook_class in types.items():
+        connection = specs[conn_type].airflow_connection(sandbox.url)  # type: ignore[misc]
+        assert connection["conn_type"] == conn_type
+        monkeypatch.setenv(f"AIRFLOW_CONN_UI_{conn_type.upper()}", json.dumps(connection))
+        hook = BaseHook.get_connection(f"ui_{conn_type}").get_hook()
+        assert f"{type(hook).__module__}.{type(hook).__qualname__}" == hook_class
+        ok, message = hook.test_connection()
+        assert ok, f"{conn_type}: {message}"
 
 
 def test_readme_documents_every_table_and_column() -> None:

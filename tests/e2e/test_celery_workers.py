@@ -67,19 +67,29 @@ def redis_server(e2e_root: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="module")
-def celery_stack(stack: AirflowStack, postgres: PostgresServer, redis_server: RedisServer) -> AirflowStack:
-    """The session deployment, now scheduling onto two Celery workers."""
+def celery_stack(
+    stack: AirflowStack, postgres: PostgresServer, redis_server: RedisServer
+) -> Iterator[AirflowStack]:
+    """The session deployment, now scheduling onto two Celery workers (stopped afterwards)."""
     stack.use_celery(
         broker_url=redis_server.url(0),
-        result_backend=postgres.url.replace("postgresql+psycopg2://", "db+postgresql://"),
+        # The driver is named: SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://.
+        result_backend="db+" + postgres.url,
         limits_store=redis_server.url(1),
         secrets={"redis_password": redis_server.password},
     )
-    for index, name in enumerate(WORKERS, start=1):
-        stack.start("celery-worker", name=name, extra=["--celery-hostname", f"{name}@e2e-{index}"])
-    for name in WORKERS:
-        stack.services[name].wait_for_log("ready.", timeout=240)
-    return stack
+    try:
+        for index, name in enumerate(WORKERS, start=1):
+            stack.start("celery-worker", name=name, extra=["--celery-hostname", f"{name}@e2e-{index}"])
+        for name in WORKERS:
+            stack.services[name].wait_for_log("ready.", timeout=240)
+        yield stack
+    finally:
+        # Keep the worker logs for the secrets audit; drop the processes.
+        for name in WORKERS:
+            service = stack.services.pop(name, None)
+            if service is not None:
+                service.stop()
 
 
 def test_backfill_on_two_celery_workers(

@@ -16,6 +16,7 @@ completes files written partially (``partial_write="hold"``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,17 @@ SERVER_EXPORT_DIR = "/var/gms/export"
 
 
 def _connection(root: str) -> dict[str, Any]:
+    folder = default_export_dir(root)
+    # A real GMS export directory exists before the first export; so does the sandbox's, so a
+    # connection test (the UI's Test button) finds it readable.
+    os.makedirs(folder, exist_ok=True)
     return {
         "conn_type": "genesys_context_services",
         "host": f"{root}{BASE_PATH}",
         "login": "sandbox-user",
         "password": "sandbox-password",
         "extra": {
-            "files_base_url": Path(default_export_dir(root)).as_uri(),
+            "files_base_url": Path(folder).as_uri(),
             "server_export_dir": SERVER_EXPORT_DIR,
         },
     }
