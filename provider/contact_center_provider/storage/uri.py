@@ -393,6 +393,12 @@ def delete_prefix(prefix_uri: str, conn_id: str | None = None) -> int:
         raise ValueError(f"refusing to delete a whole bucket ({prefix_uri!r}); give a prefix")
     client = _client(family, conn_id)
     keys = list(_iter_object_keys(family, client, bucket or "", _dir_key(key)))
+    _delete_keys(family, client, bucket or "", keys)
+    return len(keys)
+
+
+def _delete_keys(family: str, client: Any, bucket: str, keys: list[str]) -> None:
+    """Delete keys of one bucket or container (S3 in batches of 1,000)."""
     if family == "s3":
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
@@ -412,7 +418,6 @@ def delete_prefix(prefix_uri: str, conn_id: str | None = None) -> int:
         container = client.get_container_client(bucket)
         for name in keys:
             container.delete_blob(name)
-    return len(keys)
 
 
 def delete_uris(uris: list[str], conn_id: str | None = None) -> int:
@@ -436,22 +441,5 @@ def delete_uris(uris: list[str], conn_id: str | None = None) -> int:
         family = _family(scheme)
         if family not in _EXTRAS:
             raise ValueError(f"delete_uris() does not support {scheme}:// URIs")
-        client = _client(family, conn_id)
-        if family == "s3":
-            for start in range(0, len(keys), 1000):
-                batch = [{"Key": k} for k in keys[start : start + 1000]]
-                response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-                errors = response.get("Errors") or []
-                if errors:
-                    raise OSError(
-                        f"could not delete s3://{bucket}/{errors[0].get('Key')}: {errors[0].get('Code')}"
-                    )
-        elif family == "gs":
-            gcs_bucket = client.bucket(bucket)
-            for name in keys:
-                gcs_bucket.blob(name).delete()
-        else:
-            container = client.get_container_client(bucket)
-            for name in keys:
-                container.delete_blob(name)
+        _delete_keys(family, _client(family, conn_id), bucket or "", keys)
     return len(uris)
