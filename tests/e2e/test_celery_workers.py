@@ -32,7 +32,14 @@ from .checks import trigger_logs
 from .conftest import SandboxProcess
 from .plans import ANCHOR, BackfillPlan, export_vendors, load_dag, plan_backfill
 from .services import DEBIAN_PACKAGES, PostgresServer, RedisServer, redis_binary
-from .test_backfill import RUNS_TIMEOUT, assert_runs_succeeded, backfill_runs, jobs_created, landed_job_ids
+from .test_backfill import (
+    RUNS_TIMEOUT,
+    assert_runs_succeeded,
+    backfill_runs,
+    finished_runs,
+    jobs_created,
+    landed_job_ids,
+)
 
 WORKERS = ("worker-1", "worker-2")
 #: Vendors with limits that span processes, kept in the shared limits store.
@@ -68,9 +75,18 @@ def redis_server(e2e_root: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def celery_stack(
-    stack: AirflowStack, postgres: PostgresServer, redis_server: RedisServer
+    stack: AirflowStack,
+    postgres: PostgresServer,
+    redis_server: RedisServer,
+    example_backfills: dict[str, BackfillPlan],
 ) -> Iterator[AirflowStack]:
-    """The session deployment, now scheduling onto two Celery workers (stopped afterwards)."""
+    """The session deployment, now scheduling onto two Celery workers (stopped afterwards).
+
+    The LocalExecutor backfills of every example DAG finish first: the executor changes under
+    the whole deployment, and the secrets audit reads those runs too.
+    """
+    for plan in example_backfills.values():
+        finished_runs(stack, plan)
     stack.use_celery(
         broker_url=redis_server.url(0),
         # The driver is named: SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://.
