@@ -85,7 +85,13 @@ with DAG(
         report="call_detail",
         inputs={
             name: table_input("tables", name)
-            for name in ("conversations", "participants", "sessions", "participant_attributes", "session_metrics")
+            for name in (
+                "conversations",
+                "participants",
+                "sessions",
+                "participant_attributes",
+                "session_metrics",
+            )
         },
         output_base_uri=BASE,
         conn_id=OUTPUT_CONN_ID,

@@ -61,7 +61,9 @@ def read_table(
             continue
         piece = pq.read_table(pa.BufferReader(read_bytes(uri, conn_id)))
         for column, value in (("interval_start", begins), ("interval_end", ends)):
-            piece = piece.append_column(column, pa.array([value] * piece.num_rows, pa.timestamp("s", tz="UTC")))
+            piece = piece.append_column(
+                column, pa.array([value] * piece.num_rows, pa.timestamp("s", tz="UTC"))
+            )
         piece = piece.append_column("export", pa.array([levels.get("export")] * piece.num_rows, pa.string()))
         pieces.append(piece)
     if not pieces:
