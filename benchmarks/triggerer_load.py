@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 import tempfile
 import textwrap
@@ -111,7 +112,12 @@ class TreeSampler:
         self._thread.join()
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # runs the finally block that stops every service
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -149,12 +155,25 @@ def main(argv: list[str] | None = None) -> int:
         url = next(
             line for line in sandbox.log_text().splitlines() if line.startswith("sandbox ready: ")
         ).split()[2]
-        # Jobs stay unfinished until released below.
+        # Jobs finish at once, but every status poll answers RUNNING until the hold is lifted
+        # (a job's progression is fixed when it is submitted; a fault rule is not).
         requests.patch(
             f"{url}/_sandbox/vendors/genesys_cloud/settings",
-            json={"job_seconds_to_complete": 10 * args.timeout, "rate_limit_per_minute": 100000},
+            json={"job_seconds_to_complete": 0, "rate_limit_per_minute": 100000},
             timeout=30,
         ).raise_for_status()
+        hold = requests.post(
+            f"{url}/_sandbox/faults",
+            json={
+                "method": "GET",
+                "path": r"/conversations/details/jobs/[0-9a-f-]+$",
+                "kind": "status",
+                "status": 200,
+                "body": {"state": "RUNNING"},
+            },
+            timeout=30,
+        )
+        hold.raise_for_status()
         stack = AirflowStack(
             root,
             postgres,
@@ -200,9 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.hold)  # the measured interval itself, not a synchronisation
         cpu_held = sampler.cpu_seconds() - cpu_before
         polls_held = _status_polls(url) - polls_before
-        requests.patch(
-            f"{url}/_sandbox/vendors/genesys_cloud/settings", json={"job_seconds_to_complete": 0}, timeout=30
-        ).raise_for_status()
+        requests.delete(f"{url}/_sandbox/faults/{hold.json()['id']}", timeout=30).raise_for_status()
         wait_until(
             "every task to finish",
             lambda: states().get("success", 0) + states().get("failed", 0) >= args.tasks,
