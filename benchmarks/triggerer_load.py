@@ -82,9 +82,15 @@ class TreeSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            return [self.root, *self.root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
     def cpu_seconds(self) -> float:
         total = 0.0
-        for proc in [self.root, *self.root.children(recursive=True)]:
+        for proc in self._tree():
             try:
                 times = proc.cpu_times()
                 total += times.user + times.system
@@ -95,7 +101,7 @@ class TreeSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             rss = 0
-            for proc in [self.root, *self.root.children(recursive=True)]:
+            for proc in self._tree():
                 try:
                     rss += proc.memory_info().rss
                 except psutil.NoSuchProcess:
@@ -170,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 "kind": "status",
                 "status": 200,
                 "body": {"state": "RUNNING"},
+                "times": None,  # every poll until the rule is deleted
             },
             timeout=30,
         )
