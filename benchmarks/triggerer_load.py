@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         url = next(
             line for line in sandbox.log_text().splitlines() if line.startswith("sandbox ready: ")
         ).split()[2]
-        # Jobs finish at once, but every status poll answers RUNNING until the hold is lifted
+        # Jobs finish at once, but every status poll answers PENDING until the hold is lifted
         # (a job's progression is fixed when it is submitted; a fault rule is not).
         requests.patch(
             f"{url}/_sandbox/vendors/genesys_cloud/settings",
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 "path": r"/conversations/details/jobs/[0-9a-f-]+$",
                 "kind": "status",
                 "status": 200,
-                "body": {"state": "RUNNING"},
+                "body": {"state": "PENDING"},  # a Genesys job state: still running
                 "times": None,  # every poll until the rule is deleted
             },
             timeout=30,
@@ -213,9 +213,15 @@ def main(argv: list[str] | None = None) -> int:
                 counts[state] = int(found["total_entries"])
             return counts
 
+        def all_deferred_yet() -> bool:
+            counts = states()
+            if counts["failed"]:
+                raise RuntimeError(f"tasks failed before all were deferred: {counts}")
+            return counts["deferred"] >= args.tasks
+
         wait_until(
             f"{args.tasks} tasks deferred",
-            lambda: states().get("deferred", 0) >= args.tasks,
+            all_deferred_yet,
             timeout=args.timeout,
             interval=5,
             on_timeout=lambda: str(states()),
