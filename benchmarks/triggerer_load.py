@@ -11,9 +11,11 @@ task succeeded and prints:
 
 * the triggerer's peak RSS (its whole process tree, sampled every 0.5 s);
 * its CPU seconds per status poll the sandbox answered while the tasks were deferred;
-* the largest event-loop stall: the triggerer is started with
-  ``[triggerer] blocked_main_thread_warning_threshold`` = 0.05 s, so it logs every stall
-  above 50 ms ("async thread was blocked"); none logged means none above 50 ms;
+* the largest event-loop stall: Airflow's watchdog sleeps 0.1 s and logs "async thread was
+  blocked for X seconds" when X exceeds ``[triggerer] blocked_main_thread_warning_threshold``
+  (default 0.2 s, i.e. a 0.1 s stall); the benchmark sets 0.15 s, so every stall over 50 ms
+  is logged, and reports X - 0.1 for the stalls while the triggers waited and overall (start-up
+  included); Airflow's default threshold would have logged the ones over 0.1 s;
 * vendor requests made against the minimum the vendor's rules allow (per job a submit, one
   status poll that sees it finished and its result pages, plus one token); token requests are
   shown apart (each task process fetches its own, see README "Requests and tokens").
@@ -31,6 +33,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -43,7 +46,9 @@ from e2e.services import PostgresServer, Service, postgres_bindir, wait_until  #
 
 DAG_ID = "cc_triggerer_load"
 TASK_ID = "export"
-STALL = re.compile(r"async thread was blocked for ([0-9.]+) seconds")
+STALL = re.compile(r"^(\S+Z) .*async thread was blocked for ([0-9.]+) seconds", re.MULTILINE)
+#: The watchdog's own sleep, included in the time it reports.
+WATCHDOG_SLEEP = 0.1
 
 DAG_TEMPLATE = '''
 """Benchmark DAG (written by benchmarks/triggerer_load.py): one export mapped over {tasks} hours."""
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             url,
             dags_folder=dags,
             extra_env={
-                "AIRFLOW__TRIGGERER__BLOCKED_MAIN_THREAD_WARNING_THRESHOLD": "0.05",
+                "AIRFLOW__TRIGGERER__BLOCKED_MAIN_THREAD_WARNING_THRESHOLD": "0.15",
                 "AIRFLOW__CORE__PARALLELISM": "16",
                 "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(args.tasks),
             },
@@ -227,11 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             on_timeout=lambda: str(states()),
         )
         all_deferred = time.monotonic()
+        held_from = time.time()
         polls_before = _status_polls(url)
         cpu_before = sampler.cpu_seconds()
         time.sleep(args.hold)  # the measured interval itself, not a synchronisation
         cpu_held = sampler.cpu_seconds() - cpu_before
         polls_held = _status_polls(url) - polls_before
+        held_to = time.time()
         requests.delete(f"{url}/_sandbox/faults/{hold.json()['id']}", timeout=30).raise_for_status()
         wait_until(
             "every task to finish",
@@ -253,7 +260,11 @@ def main(argv: list[str] | None = None) -> int:
         made = sum(routes.values())
         # The vendor's floor: per job a submit, one poll that sees it finished and its pages; one token.
         minimum = jobs["created"] * 2 + result_pages + 1
-        stalls = [float(m) for m in STALL.findall(stack.services["triggerer"].log_text())]
+        stalls = [
+            (datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp(), float(seconds) - WATCHDOG_SLEEP)
+            for when, seconds in STALL.findall(stack.services["triggerer"].log_text())
+        ]
+        held_stalls = [s for at, s in stalls if held_from <= at <= held_to]
         print(f"tasks: {args.tasks}  succeeded: {final.get('success', 0)}  states: {final}")
         print(f"vendor jobs created: {jobs['created']} (one per task: {jobs['created'] == args.tasks})")
         print(
@@ -266,10 +277,18 @@ def main(argv: list[str] | None = None) -> int:
             f"= {cpu_held / max(polls_held, 1) * 1000:.2f} ms per poll"
         )
         print(
-            f"largest event-loop stall logged (threshold 0.05 s): "
-            f"{max(stalls):.2f} s over {len(stalls)} stall(s)"
-            if stalls
-            else "largest event-loop stall: none above 0.05 s (no 'async thread was blocked' line)"
+            "largest event-loop stall while the triggers waited: "
+            + (
+                f"{max(held_stalls):.2f} s ({len(held_stalls)} over 0.05 s)"
+                if held_stalls
+                else "none over 0.05 s"
+            )
+            + "; overall, start-up included: "
+            + (
+                f"{max(s for _, s in stalls):.2f} s ({len(stalls)} over 0.05 s)"
+                if stalls
+                else "none over 0.05 s"
+            )
         )
         print(
             f"vendor requests: {made} made, minimum {minimum} -> ratio {made / minimum:.2f} "
