@@ -28,41 +28,23 @@ from contact_center_provider.transforms.reports.tables import rows_of
 __all__ = ["LEGACY_TEMPLATE", "legacy_presence_context"]
 
 
-#: Fill colours by Genesys system presence (a custom definition uses its system presence's).
-PRESENCE_COLORS = {
-    "AVAILABLE": "#43a047",
-    "ON_QUEUE": "#1e88e5",
-    "BUSY": "#e53935",
-    "MEETING": "#d81b60",
-    "AWAY": "#fb8c00",
-    "BREAK": "#fdd835",
-    "MEAL": "#f4511e",
-    "TRAINING": "#8e24aa",
-    "IDLE": "#90a4ae",
-    "OFFLINE": "#bdbdbd",
-}
-#: Fill colours by routing status.
-ROUTING_COLORS = {
-    "OFF_QUEUE": "#bdbdbd",
-    "IDLE": "#81c784",
-    "INTERACTING": "#1e88e5",
-    "COMMUNICATING": "#8e24aa",
-    "NOT_RESPONDING": "#e53935",
-}
-_FALLBACK_COLORS = ("#6d4c41", "#00897b", "#5e35b1", "#c0ca33", "#3949ab", "#00acc1", "#7cb342")
-
-# SVG geometry (user units of the viewBox; the picture scales to the page width).
-SVG_WIDTH = 1000
-SVG_LABEL_WIDTH = 130
-SVG_RIGHT_MARGIN = 25
-LANE_HEIGHT = 26
-LANE_GAP = 8
-LANE_TOP = 8
-AXIS_GAP = 6
-TICK_LABEL_HEIGHT = 18
-MIN_RECT_WIDTH = 0.5
-_TICK_STEPS_S = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
-MAX_TICKS = 8
+# Colours and SVG geometry are the current model's: only the single-file layout is legacy.
+from contact_center_provider.transforms.reports.presence_model import (
+    _FALLBACK_COLORS,
+    _TICK_STEPS_S,
+    AXIS_GAP,
+    LANE_GAP,
+    LANE_HEIGHT,
+    LANE_TOP,
+    MAX_TICKS,
+    MIN_RECT_WIDTH,
+    PRESENCE_COLORS,
+    ROUTING_COLORS,
+    SVG_LABEL_WIDTH,
+    SVG_RIGHT_MARGIN,
+    SVG_WIDTH,
+    TICK_LABEL_HEIGHT,
+)
 
 
 @dataclass(frozen=True)
