@@ -22,10 +22,10 @@ names another; the connection id comes from ``CC_BRIGHTMETRICS_CONN_ID`` (defaul
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from cc_example_settings import BASE, OUTPUT_CONN_ID, PARAMS
+from cc_example_settings import BASE, OUTPUT_CONN_ID, PARAMS, RETRY_DELAY
 
 from contact_center_provider.operators.brightmetrics import (
     BrightmetricsExportOperator,
@@ -48,7 +48,7 @@ with DAG(
     },
     # A retry resumes the stored export (it never requests a second one), so retries cost
     # only the polls they make.
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
+    default_args={"retries": 1, "retry_delay": RETRY_DELAY},
     tags=["contact-center", "brightmetrics", "example"],
     doc_md=__doc__,
 ) as dag:

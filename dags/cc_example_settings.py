@@ -5,6 +5,8 @@
 ``CC_GENESYS_CONN_ID``  the Genesys Cloud connection (default ``genesys_cloud_default``)
 ``CC_TIMEZONE``         the zone reports are aligned to and printed in (default UTC)
 ``CC_COMPANY``          company name printed on the abandon report (default: the org's name)
+``CC_RETRY_DELAY_SECONDS``  wait before a task's automatic retry (default 120; a retry resumes
+                        its stored vendor job, so a short delay costs no second job)
 
 Every value is also a DAG param, so one run can override it (``-c '{"output_base_uri": ...}'``).
 """
@@ -12,6 +14,7 @@ Every value is also a DAG param, so one run can override it (``-c '{"output_base
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from airflow.sdk import Param
 
@@ -20,6 +23,7 @@ OUTPUT_CONN_ID = os.environ.get("CC_OUTPUT_CONN_ID") or None
 GENESYS_CONN_ID = os.environ.get("CC_GENESYS_CONN_ID", "genesys_cloud_default")
 TIMEZONE = os.environ.get("CC_TIMEZONE", "UTC")
 COMPANY = os.environ.get("CC_COMPANY", "")
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("CC_RETRY_DELAY_SECONDS", "120")))
 
 PARAMS = {
     "output_base_uri": Param(OUTPUT_BASE_URI, type="string", description="Base URI of the data zones"),

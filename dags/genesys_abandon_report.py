@@ -16,7 +16,7 @@ from ``cc_example_settings`` (environment) and can be overridden per run with pa
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
 from cc_example_settings import (
@@ -25,6 +25,7 @@ from cc_example_settings import (
     GENESYS,
     OUTPUT_CONN_ID,
     PARAMS,
+    RETRY_DELAY,
     TIMEZONE,
     table_input,
 )
@@ -75,7 +76,7 @@ with DAG(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     params=PARAMS,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     tags=["contact-center", "genesys-cloud", "example"],
     doc_md=__doc__,
 ) as dag:

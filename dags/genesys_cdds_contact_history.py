@@ -21,10 +21,10 @@ default); all can be overridden per run with params.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from cc_example_settings import BASE, OUTPUT_CONN_ID, PARAMS
+from cc_example_settings import BASE, OUTPUT_CONN_ID, PARAMS, RETRY_DELAY
 
 from contact_center_provider.operators.genesys_cdds import (
     GenesysCddsExportOperator,
@@ -51,7 +51,7 @@ with DAG(
             for dataset, title in JOBS.items()
         },
     },
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     tags=["contact-center", "genesys-cdds", "example"],
     doc_md=__doc__,
 ) as dag:

@@ -19,10 +19,10 @@ overridden per run with params.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from cc_example_settings import BASE, OUTPUT_CONN_ID, PARAMS
+from cc_example_settings import BASE, OUTPUT_CONN_ID, PARAMS, RETRY_DELAY
 
 from contact_center_provider.operators.genesys_context_services import (
     GenesysContextServicesExportOperator,
@@ -42,7 +42,7 @@ with DAG(
             GMS_CONN_ID, type="string", description="Genesys Context Services connection id"
         ),
     },
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     tags=["contact-center", "genesys-context-services", "example"],
     doc_md=__doc__,
 ) as dag:

@@ -14,10 +14,10 @@ Every day (midnight in ``CC_TIMEZONE``), for the run's data interval:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
-from cc_example_settings import BASE, GENESYS, OUTPUT_CONN_ID, PARAMS, TIMEZONE, table_input
+from cc_example_settings import BASE, GENESYS, OUTPUT_CONN_ID, PARAMS, RETRY_DELAY, TIMEZONE, table_input
 
 from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
 from contact_center_provider.operators.genesys_cloud_enrichment import GenesysCloudLookupsOperator
@@ -31,7 +31,7 @@ with DAG(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     params=PARAMS,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     tags=["contact-center", "genesys-cloud", "example"],
     doc_md=__doc__,
 ) as dag:

@@ -20,10 +20,10 @@ See docs/nice_cxone.md.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from cc_example_settings import BASE, OUTPUT_CONN_ID, PARAMS
+from cc_example_settings import BASE, OUTPUT_CONN_ID, PARAMS, RETRY_DELAY
 
 from contact_center_provider.operators.nice_cxone import NiceCxoneExportOperator, NiceCxoneTablesOperator
 
@@ -39,7 +39,7 @@ with DAG(
         **PARAMS,
         "nice_cxone_conn_id": Param(NICE_CONN_ID, type="string", description="NICE CXone connection id"),
     },
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     tags=["contact-center", "nice-cxone", "example"],
     doc_md=__doc__,
 ) as dag:

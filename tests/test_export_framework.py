@@ -205,6 +205,43 @@ def test_a_retry_resumes_its_job_and_a_clear_exports_afresh(
     ]
 
 
+def test_a_resumed_job_that_already_finished_lands_without_deferring_again(
+    sandbox: Any, genesys_conn: str, tmp_path: Path
+) -> None:
+    """A deferred wait never fires at once (Airflow 3.3 may fail a task whose trigger does,
+    apache/airflow#71580): the first poll waits an interval, and a retry that finds its job
+    finished lands it in the worker."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
+
+    operator = GenesysCloudDetailsJobOperator(
+        task_id="export",
+        output_base_uri=tmp_path.as_uri(),
+        genesys_cloud_conn_id=genesys_conn,
+        availability="ignore",
+        deferrable=True,
+        poll_interval=0.2,
+        max_poll_interval=0.2,
+    )
+    context = {
+        "ti": _TI(max_tries=2),
+        "task_state_store": _Store(),
+        "data_interval_start": DAY.start,
+        "data_interval_end": DAY.end,
+    }
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    trigger = deferred.value.trigger
+    assert deferred.value.method_name == "job_finished"
+    assert trigger.schedule["first_delay"] == 0.2  # not at once
+    # The deferred try is lost (its trigger's event never reaches the task); the job finishes.
+    assert trigger.poll_in_worker().succeeded
+    summary = operator.execute(context)  # the retry: no TaskDeferred
+    assert summary["records"] > 0 and created_jobs(sandbox) == 1
+    assert context["ti"].xcom["job_ids"] == [trigger.job["job_id"]]
+
+
 # -- tables ----------------------------------------------------------------------------------
 def test_presence_tables_are_the_same_whichever_runs_first_lookup_or_export(
     sandbox: Any, genesys_conn: str, tmp_path: Path
@@ -229,21 +266,39 @@ def test_tables_and_landings_announce_asset_events_with_row_counts(
         "tables": "success",
     }
     landing = read_manifest(str(raw(tmp_path, DAY)))
+    base = tmp_path.as_uri()
     with create_session() as session:
         events = {
-            model.uri: event.extra
+            model.name: event.extra
             for event, model in session.query(AssetEvent, AssetModel).join(
                 AssetModel, AssetEvent.asset_id == AssetModel.id
             )
-            if model.uri.startswith(tmp_path.as_uri())
+            if str(event.extra.get("uri", "")).startswith(base)
         }
-    base = tmp_path.as_uri()
-    raw_event = events[f"{base}/raw/genesys_cloud/conversations"]
+    # Static assets named for the dataset (created at parse time, so concurrent first events
+    # cannot collide); the storage URI is in the event.
+    raw_event = events["contact_center/raw/genesys_cloud/conversations"]
+    assert raw_event["uri"] == f"{base}/raw/genesys_cloud/conversations"
     assert raw_event["rows"] == landing["records"] > 0 and raw_event["interval"] == DAY.interval
     assert raw_event["job_ids"] == landing["job_ids"]
-    conversations = events[f"{base}/tables/genesys_cloud/conversations"]
+    tables_event = events["contact_center/tables/genesys_cloud/tables"]
+    assert tables_event["uri"] == f"{base}/tables/genesys_cloud"
+    assert tables_event["partitions"] == [DAY.interval]
     table = pq.read_table(tmp_path / "tables/genesys_cloud/conversations" / DAY.path / "part-00000.parquet")
-    assert conversations["rows"] == table.num_rows > 0
+    assert tables_event["rows"]["conversations"] == table.num_rows > 0
+
+
+def test_outlets_are_static_assets_and_a_submit_only_task_declares_none() -> None:
+    from airflow.sdk import Asset
+
+    from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
+
+    submit_only = GenesysCloudDetailsJobOperator(
+        task_id="submit_only", output_base_uri="{{ params.base }}", wait_for_completion=False
+    )
+    landing = GenesysCloudDetailsJobOperator(task_id="landing", output_base_uri="{{ params.base }}")
+    assert submit_only.outlets == []
+    assert landing.outlets == [Asset(name="contact_center/raw/genesys_cloud/conversations")]
 
 
 def _two_tables(value: int) -> dict[str, pa.Table]:

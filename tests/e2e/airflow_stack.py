@@ -234,6 +234,8 @@ class AirflowStack:
                 "AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
                 "CC_OUTPUT_BASE_URI": self.output.as_uri(),
                 "CC_LIMITS_STORE": (self.root / "limits").as_uri(),
+                # A killed task's retry comes after seconds, not the example DAGs' two minutes.
+                "CC_RETRY_DELAY_SECONDS": "10",
                 **self.connections(),
                 **self.extra_env,
             }
@@ -368,7 +370,11 @@ class AirflowStack:
         ``via="cli"``: ``airflow backfill create`` (what the example-DAG tests use);
         ``via="api"``: ``POST /api/v2/backfills``, the same backfill without the CLI's seconds of
         start-up on two busy cores (the failure scenarios).
+
+        Airflow allows one running backfill per DAG, and the scheduler marks a backfill completed
+        only some loops after its last run ended: an earlier one is waited for first.
         """
+        self.wait_backfills_completed(dag_id)
         if via == "api":
             assert self.api is not None
             self.api.request(
@@ -387,6 +393,17 @@ class AirflowStack:
             "--to-date",
             last.isoformat(),
         )
+
+    def wait_backfills_completed(self, dag_id: str, timeout: float = 120) -> None:
+        """Wait until no backfill of ``dag_id`` is still open (``completed_at`` unset)."""
+        assert self.api is not None
+
+        def check() -> bool:
+            self.assert_alive()
+            backfills = self.api.get("/backfills", dag_id=dag_id, limit=100)["backfills"]  # type: ignore[union-attr]
+            return all(b["completed_at"] for b in backfills)
+
+        wait_until(f"earlier backfills of {dag_id} to complete", check, timeout=timeout, interval=1)
 
     def wait_runs_done(self, dag_id: str, run_ids: Iterable[str], timeout: float) -> list[dict[str, Any]]:
         """Wait until each of ``run_ids`` is success or failed; return them."""

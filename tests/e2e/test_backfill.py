@@ -9,7 +9,7 @@
 
 The scenarios of 2 and 3 use their own intervals (before those of 1) so that each checks
 only what it caused. 2 starts first (a module fixture) because its retry waits the DAG's
-``retry_delay`` (2 minutes); 3 runs meanwhile.
+``retry_delay`` (``CC_RETRY_DELAY_SECONDS``, 10 s here); 3 runs meanwhile.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import AssetAlias, conf
+from airflow.sdk import Asset, conf
 
 from contact_center_provider.exceptions import (
     ExportJobApiError,
@@ -88,27 +88,31 @@ def raise_for_event(event: JobEvent, what: str) -> None:
     )
 
 
-def asset_alias(kind: str, vendor_or_report: str, name: str) -> AssetAlias:
-    """The alias an operator declares in ``outlets`` for what it writes (URIs are known only at run time).
+def zone_asset(kind: str, vendor_or_report: str, name: str) -> Asset:
+    """The asset an operator declares in ``outlets`` for what it writes, e.g.
+    ``contact_center/raw/genesys_cloud/conversations``.
 
-    ``kind`` is ``raw``, ``tables`` or ``reports``; e.g. ``contact_center/raw/genesys_cloud/conversations``.
+    ``kind`` is ``raw``, ``tables`` or ``reports``. The asset is named for the dataset, not for
+    its storage URI: the base URI is templated (known only at run time), and an asset Airflow
+    first meets at run time (through an ``AssetAlias``) is created by whichever task reports it
+    first, so two tasks doing that at once collide on its unique index and Airflow fails one of
+    them. A static asset is created when the DAG is parsed; the storage URI travels in each
+    event's ``extra["uri"]``. Consumers schedule on ``Asset.ref(name=...)``.
     """
-    return AssetAlias(name=f"contact_center/{kind}/{vendor_or_report}/{name}")
+    return Asset(name=f"contact_center/{kind}/{vendor_or_report}/{name}")
 
 
-def emit_asset_event(context: Mapping[str, Any], alias: AssetAlias, uri: str, extra: dict[str, Any]) -> None:
-    """Announce that ``uri`` (a dataset, table or report, not one partition) got a new partition.
+def emit_asset_event(context: Mapping[str, Any], asset: Asset, uri: str, extra: dict[str, Any]) -> None:
+    """Describe this run's asset event: ``uri`` is where the dataset, table set or report lives
+    (all its partitions); ``extra`` says what consumers filter on (rows, interval, export, jobs).
 
-    The event's ``extra`` carries what consumers filter on: rows, interval, export, job ids.
-    Partition-level assets would flood the asset list (one per hour); the partition is in ``extra``.
+    One event per task run; the partition is in ``extra``, because partition-level assets would
+    flood the asset list (one per hour).
     """
-    from airflow.sdk import Asset
-
     events = context.get("outlet_events")
     if events is None:
         return
-    name = uri.split("://", 1)[-1]
-    events[alias].add(Asset(uri=uri, name=name), extra=extra)
+    events[asset].extra = {"uri": uri, **extra}
 
 
 def lineage_dataset(uri: str) -> tuple[str, str]:

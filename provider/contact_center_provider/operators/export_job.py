@@ -65,11 +65,11 @@ from contact_center_provider.http.retry import RetryPolicy
 from contact_center_provider.jobs import JobOutcome, JobRef, JobResult, JobStatus
 from contact_center_provider.operators._common import (
     LineageMixin,
-    asset_alias,
     default_deferrable,
     emit_asset_event,
     raise_for_event,
     resolve_interval,
+    zone_asset,
 )
 from contact_center_provider.storage.atomic import write_bytes
 from contact_center_provider.storage.raw_zone import RawLanding, for_xcom, new_attempt_id
@@ -117,7 +117,9 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
     :param poll_interval: first wait between polls (grows to ``max_poll_interval``).
     :param max_poll_interval: longest wait between polls.
     :param poll_backoff: growth factor of the wait after each poll that saw the job running.
-    :param first_poll_delay: wait before the first poll (0: look at once).
+    :param first_poll_delay: wait before the first poll (0: look at once). A deferred wait's first
+        poll comes at least ``poll_interval`` after deferring (a trigger that fired at once could
+        race the scheduler, apache/airflow#71580).
     :param timeout: seconds to wait for each job (and for a prerequisite); an absolute deadline
         that also bounds the time spent deferred.
     :param deferrable: defer while waiting (default ``[operators] default_deferrable``).
@@ -188,9 +190,11 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
         if policy is not None:
             self.hook_params["retry_policy"] = policy.to_dict()
         self._running: list[JobRef] = []
-        #: Declared so the scheduler records an asset event for every landing (see emit_asset_event).
-        self.raw_alias = asset_alias("raw", self.vendor, self.dataset)
-        self.outlets = [*self.outlets, self.raw_alias]
+        #: Every landing is announced on it (see emit_asset_event); a task that only submits
+        #: (wait_for_completion=False) lands nothing, so it declares no outlet.
+        self.raw_asset = zone_asset("raw", self.vendor, self.dataset)
+        if wait_for_completion:
+            self.outlets = [*self.outlets, self.raw_asset]
 
     # -- what a vendor may override ------------------------------------------------------
     @property
@@ -290,12 +294,17 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
             status = None
         if status is not None and status.outcome in (JobOutcome.RUNNING, JobOutcome.SUCCEEDED):
             self.log.info("Resuming %s (%s) for %s", self._what(job), status.vendor_state, entry["window"])
-            body = status.result.body if status.result is not None else None
-            if status.outcome is JobOutcome.SUCCEEDED and body is not None:
-                # The look that found it finished carried the result (Brightmetrics): keep it, do
-                # not pay for it again.
-                write_bytes(stage_uri, body, self.output_conn_id, compression="disable")
-                entry.update(done=True, staged_uri=stage_uri, vendor_state=status.vendor_state)
+            if status.outcome is JobOutcome.SUCCEEDED:
+                # Finished already: land it from here. Deferring would make a trigger that fires
+                # at once, and Airflow 3.3 may then fail the task on the deferring try's stale exit
+                # (apache/airflow#71580, #72716).
+                entry.update(done=True, staged_uri=None, vendor_state=status.vendor_state)
+                body = status.result.body if status.result is not None else None
+                if body is not None:
+                    # The look that found it finished carried the result (Brightmetrics): keep it,
+                    # do not pay for it again.
+                    write_bytes(stage_uri, body, self.output_conn_id, compression="disable")
+                    entry.update(staged_uri=stage_uri)
             return
         state = status.vendor_state if status else "unknown to the vendor"
         self.log.info("Stored %s is no longer usable (%s); submitting a new one.", self._what(job), state)
@@ -364,12 +373,20 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
         return self._landing(partition, state["attempt"]).staging_uri(f"job-{index:03d}.body")
 
     def _trigger(self, state: dict[str, Any], job: JobRef, index: int) -> JobPollTrigger:
+        first_delay = self.first_poll_delay if index >= 0 else 0.0
+        if self.deferrable:
+            # A deferred wait never polls sooner than one poll interval after deferring: a trigger
+            # that fires at once races the scheduler's handling of the deferring try's exit, and
+            # Airflow 3.3 may then fail the task (apache/airflow#71580, #72716). Nothing is lost:
+            # a job just submitted is not done yet, a prerequisite was just seen unmet, and a
+            # resumed job seen finished is landed without deferring (_check_resumable).
+            first_delay = max(first_delay, self.poll_interval)
         schedule = PollSchedule.starting_now(
             self.timeout,
             interval=self.poll_interval,
             max_interval=self.max_poll_interval,
             backoff=self.poll_backoff,
-            first_delay=self.first_poll_delay if index >= 0 else 0.0,
+            first_delay=first_delay,
         )
         return JobPollTrigger(
             hook_class=f"{self.hook_class.__module__}.{self.hook_class.__qualname__}",
@@ -505,7 +522,7 @@ class VendorExportJobOperator(LineageMixin, BaseOperator):
         self.lineage_outputs = [dataset_uri]
         emit_asset_event(
             context,
-            self.raw_alias,
+            self.raw_asset,
             dataset_uri,
             {
                 "rows": summary["records"],

@@ -16,9 +16,9 @@ from airflow.sdk import BaseOperator
 
 from contact_center_provider.operators._common import (
     LineageMixin,
-    asset_alias,
     emit_asset_event,
     resolve_interval,
+    zone_asset,
 )
 
 if TYPE_CHECKING:
@@ -301,9 +301,9 @@ class RenderReportOperator(LineageMixin, BaseOperator):
         self.time_zone = time_zone
         self.template_searchpath = template_searchpath
         self.conn_id = conn_id
-        #: Declared so every rendered report announces itself (see emit_asset_event).
-        self.report_alias = asset_alias("reports", "report", report or str(template))
-        self.outlets = [*self.outlets, self.report_alias]
+        #: Every rendered report is announced on it (see emit_asset_event).
+        self.report_asset = zone_asset("reports", "report", report or str(template))
+        self.outlets = [*self.outlets, self.report_asset]
 
     # ------------------------------------------------------------------ helpers
 
@@ -410,9 +410,13 @@ class RenderReportOperator(LineageMixin, BaseOperator):
         self.lineage_outputs = [main_uri]
         emit_asset_event(
             context,
-            self.report_alias,
+            self.report_asset,
             report_uri,
-            {"uri": main_uri, "interval": f"{start.isoformat()}/{end.isoformat()}", "files": result["files"]},
+            {
+                "file": main_uri,
+                "interval": f"{start.isoformat()}/{end.isoformat()}",
+                "files": result["files"],
+            },
         )
         self.log.info(
             "Rendered report %s to %s: %d file(s), %d bytes, %d stale file(s) removed",

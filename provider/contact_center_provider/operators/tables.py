@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from contact_center_provider.operators._common import LineageMixin, asset_alias, emit_asset_event
+from contact_center_provider.operators._common import LineageMixin, emit_asset_event, zone_asset
 from contact_center_provider.storage.raw_zone import iter_pages, manifest_prefix, read_manifest
 from contact_center_provider.storage.table_set import FORMATS, TableSet
 from contact_center_provider.storage.zones import Partition
@@ -97,9 +97,9 @@ class VendorTablesOperator(LineageMixin, BaseOperator):
         self.output_base_uri = output_base_uri
         self.formats = tuple(formats)
         self.output_conn_id = output_conn_id
-        #: Declared so every published table announces a new partition (see emit_asset_event).
-        self.tables_alias = asset_alias("tables", self.vendor, self.task_id)
-        self.outlets = [*self.outlets, self.tables_alias]
+        #: Every published table set is announced on it (see emit_asset_event).
+        self.tables_asset = zone_asset("tables", self.vendor, self.task_id)
+        self.outlets = [*self.outlets, self.tables_asset]
 
     # -- what a vendor writes -----------------------------------------------------------------
     def expected_tables(self, manifest: Mapping[str, Any]) -> dict[str, pa.Schema]:
@@ -136,19 +136,18 @@ class VendorTablesOperator(LineageMixin, BaseOperator):
         base = self.output_base_uri.rstrip("/")
         self.lineage_inputs = [f"{base}/raw/{manifest.get('vendor', self.vendor)}/{manifest.get('dataset')}"]
         self.lineage_outputs = [f"{base}/tables/{self.vendor}/{name}" for name in uris[own]]
-        for partition in touched:
-            for name in uris[partition]:
-                emit_asset_event(
-                    context,
-                    self.tables_alias,
-                    f"{base}/tables/{self.vendor}/{name}",
-                    {
-                        "rows": tables.rows[(partition, name)],
-                        "interval": partition.interval,
-                        "export": partition.export,
-                        "source_jobs": manifest.get("job_ids"),
-                    },
-                )
+        emit_asset_event(
+            context,
+            self.tables_asset,
+            f"{base}/tables/{self.vendor}",
+            {
+                "rows": rows,
+                "interval": own.interval,
+                "export": own.export,
+                "partitions": [p.interval for p in touched],
+                "source_jobs": manifest.get("job_ids"),
+            },
+        )
         return {
             "tables": uris[own],
             "rows": rows,

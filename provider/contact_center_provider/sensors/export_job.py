@@ -92,7 +92,11 @@ class VendorJobSensor(BaseSensorOperator):
         if self.poke(context):
             return None
         job = self.job(context)
-        schedule = PollSchedule.starting_now(float(self.timeout), interval=float(self.poke_interval))
+        # The poke above just looked: the trigger waits one interval before its first poll, so it
+        # never fires at once and races the scheduler (apache/airflow#71580, #72716).
+        schedule = PollSchedule.starting_now(
+            float(self.timeout), interval=float(self.poke_interval), first_delay=float(self.poke_interval)
+        )
         self.defer(
             trigger=JobPollTrigger(
                 hook_class=f"{self.hook_class.__module__}.{self.hook_class.__qualname__}",
