@@ -242,6 +242,55 @@ def test_a_resumed_job_that_already_finished_lands_without_deferring_again(
     assert context["ti"].xcom["job_ids"] == [trigger.job["job_id"]]
 
 
+async def test_concurrent_triggers_of_one_connection_share_one_token(sandbox: Any, genesys_conn: str) -> None:
+    """A triggerer's waits on one connection fetch (and mask) one token between them, not one each."""
+    import asyncio
+
+    from contact_center_provider.hooks.genesys_cloud import GenesysCloudHook
+    from contact_center_provider.triggers.job_poll import JobPollTrigger
+    from contact_center_provider.triggers.polling import PollSchedule
+
+    hook = GenesysCloudHook(genesys_conn)
+    jobs = [hook.submit_job("conversations", DAY.start, DAY.end, {}) for _ in range(6)]
+    hook.close()
+    tokens_before = len(admin(sandbox, "GET", "requests?path=/oauth/token")["requests"])
+    triggers = [
+        JobPollTrigger(
+            hook_class="contact_center_provider.hooks.genesys_cloud.GenesysCloudHook",
+            conn_id=genesys_conn,
+            job=job,
+            schedule=PollSchedule.starting_now(60, interval=0.05, max_interval=0.1).to_dict(),
+        )
+        for job in jobs
+    ]
+    events = await asyncio.gather(*(trigger.poll() for trigger in triggers))
+    assert all(event.succeeded for event in events)
+    assert len(admin(sandbox, "GET", "requests?path=/oauth/token")["requests"]) == tokens_before + 1
+
+
+def test_only_grants_with_the_same_identity_are_shared() -> None:
+    from contact_center_provider.http.auth import BearerToken, OAuth2ClientCredentials, TokenInfo, shared_auth
+
+    def grant(secret: str, parser: Any = None) -> OAuth2ClientCredentials:
+        return OAuth2ClientCredentials(
+            "https://login.example/oauth/token", "client", secret, vendor="v", token_parser=parser
+        )
+
+    first = grant("one")
+    assert shared_auth(first) is first
+    assert shared_auth(grant("one")) is first  # same endpoint, client and secret: one token
+    assert shared_auth(grant("two")) is not first  # another secret: its own token
+
+    class Tenant:  # a parser bound to one hook (NICE's tenant discovery): never shared
+        def parse(self, payload: Any) -> TokenInfo:
+            return TokenInfo(access_token="t", expires_in=60)
+
+    bound = grant("one", Tenant().parse)
+    assert shared_auth(bound) is bound and shared_auth(grant("one", Tenant().parse)) is not bound
+    static = BearerToken("a-static-token")
+    assert shared_auth(static) is static
+
+
 # -- tables ----------------------------------------------------------------------------------
 def test_presence_tables_are_the_same_whichever_runs_first_lookup_or_export(
     sandbox: Any, genesys_conn: str, tmp_path: Path

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseHook
 
 from contact_center_provider.http import AsyncHttpClient, HttpClient, RetryPolicy
-from contact_center_provider.http.auth import AuthStrategy
+from contact_center_provider.http.auth import AuthStrategy, shared_auth
 from contact_center_provider.http.errors import ErrorParser, VendorAPIError, default_error_parser
 from contact_center_provider.http.limits import RequestGate
 from contact_center_provider.jobs import JobRef, job_ref
@@ -65,6 +65,9 @@ class VendorHook(BaseHook):
     default_conn_name: ClassVar[str]
     hook_name: ClassVar[str]
     default_retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+    #: Share the OAuth token with this process's other clients of the same credentials
+    #: (:func:`~contact_center_provider.http.auth.shared_auth`); the poll trigger turns it on.
+    share_auth: bool = False
 
     def __init__(
         self,
@@ -100,7 +103,7 @@ class VendorHook(BaseHook):
         return cls(
             config.base_url,
             vendor=self.vendor,
-            auth=config.auth,
+            auth=shared_auth(config.auth) if self.share_auth else config.auth,
             policy=self.retry_policy,
             timeout=self.timeout,
             headers=config.headers,

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import hashlib
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -43,6 +45,7 @@ __all__ = [
     "TokenInfo",
     "default_token_parser",
     "mask_secret",
+    "shared_auth",
 ]
 
 #: ``expires_in`` assumed when a token response does not say (seconds).
@@ -270,6 +273,29 @@ class _OAuth2Grant(AuthStrategy):
             values.append(self._token)
         return tuple(dict.fromkeys(v for v in values if v))
 
+    def identity(self) -> tuple[Any, ...]:
+        """What makes two grants interchangeable: the same endpoint, client, credentials (by
+        digest), form, headers and token parser. Raises ``TypeError`` for an unhashable parser."""
+        secrets = (
+            self._credentials(),
+            sorted(self._grant_form().items()),
+            sorted(self.extra_headers.items()),
+        )
+        key = (
+            type(self),
+            self.vendor,
+            self.token_url,
+            self.client_id,
+            self.scope,
+            self.credentials_in,
+            tuple(sorted(self.extra_form.items())),
+            self.refresh_margin,
+            self.token_parser,
+            hashlib.sha256(repr(secrets).encode()).hexdigest(),
+        )
+        hash(key)
+        return key
+
     # -- cache ---------------------------------------------------------------------------------
 
     def _current(self) -> str | None:
@@ -397,6 +423,35 @@ class _OAuth2Grant(AuthStrategy):
                     await amask_secret(info.access_token)
                     token = self._store(info)
         return {"Authorization": f"Bearer {token}"}
+
+
+#: One live grant per identity in this process (weak: it goes with the last client using it).
+_SHARED_GRANTS: weakref.WeakValueDictionary[tuple[Any, ...], _OAuth2Grant] = weakref.WeakValueDictionary()
+_SHARED_GRANTS_LOCK = threading.Lock()
+
+
+def shared_auth(auth: AuthStrategy | None) -> AuthStrategy | None:
+    """This process's live OAuth grant with ``auth``'s identity, or ``auth`` itself if none.
+
+    A triggerer runs hundreds of deferred waits on one connection at once; sharing the grant
+    makes them share one token (one token request, one secret for Airflow's masker, whose
+    pattern is recompiled on every new secret, in the event loop) instead of one each. The
+    token stays in this process's memory, where each of those triggers held its own anyway;
+    nothing is written anywhere. A grant whose token parser is bound to one hook (NICE CXone's
+    tenant discovery) has its own identity, so it is never shared.
+    """
+    if not isinstance(auth, _OAuth2Grant):
+        return auth
+    try:
+        key = auth.identity()
+    except TypeError:
+        return auth
+    with _SHARED_GRANTS_LOCK:
+        live = _SHARED_GRANTS.get(key)
+        if live is not None:
+            return live
+        _SHARED_GRANTS[key] = auth
+        return auth
 
 
 class OAuth2ClientCredentials(_OAuth2Grant):

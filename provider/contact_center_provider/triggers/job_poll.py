@@ -129,8 +129,11 @@ class JobPollTrigger(BaseTrigger):
         )
 
     def _hook(self) -> PollableJobHook:
-        hook: PollableJobHook = _import_hook(self.hook_class)(self.conn_id, **self.hook_params)
-        return hook
+        hook = _import_hook(self.hook_class)(self.conn_id, **self.hook_params)
+        # The triggers of one connection share one token in the triggerer (see shared_auth).
+        hook.share_auth = True
+        pollable: PollableJobHook = hook
+        return pollable
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self.poll()
