@@ -41,6 +41,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from _sandbox_hold import hold_genesys_jobs  # noqa: E402
 from e2e.airflow_stack import AirflowStack  # noqa: E402
 from e2e.services import PostgresServer, Service, postgres_bindir, wait_until  # noqa: E402
 
@@ -166,26 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         url = next(
             line for line in sandbox.log_text().splitlines() if line.startswith("sandbox ready: ")
         ).split()[2]
-        # Jobs finish at once, but every status poll answers PENDING until the hold is lifted
-        # (a job's progression is fixed when it is submitted; a fault rule is not).
-        requests.patch(
-            f"{url}/_sandbox/vendors/genesys_cloud/settings",
-            json={"job_seconds_to_complete": 0, "rate_limit_per_minute": 100000},
-            timeout=30,
-        ).raise_for_status()
-        hold = requests.post(
-            f"{url}/_sandbox/faults",
-            json={
-                "method": "GET",
-                "path": r"/conversations/details/jobs/[0-9a-f-]+$",
-                "kind": "status",
-                "status": 200,
-                "body": {"state": "PENDING"},  # a Genesys job state: still running
-                "times": None,  # every poll until the rule is deleted
-            },
-            timeout=30,
-        )
-        hold.raise_for_status()
+        hold = hold_genesys_jobs(url)
         stack = AirflowStack(
             root,
             postgres,
@@ -239,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu_held = sampler.cpu_seconds() - cpu_before
         polls_held = _status_polls(url) - polls_before
         held_to = time.time()
-        requests.delete(f"{url}/_sandbox/faults/{hold.json()['id']}", timeout=30).raise_for_status()
+        requests.delete(f"{url}/_sandbox/faults/{hold}", timeout=30).raise_for_status()
         wait_until(
             "every task to finish",
             lambda: states().get("success", 0) + states().get("failed", 0) >= args.tasks,

@@ -165,20 +165,25 @@ class _TI:
         self.xcom[key] = value
 
 
+def _export_operator(tmp_path: Path, conn: str, *, deferrable: bool, poll_interval: float) -> Any:
+    """A Genesys export run by hand (``execute`` with a context), outside a DAG run."""
+    from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
+
+    return GenesysCloudDetailsJobOperator(
+        task_id="export",
+        output_base_uri=tmp_path.as_uri(),
+        genesys_cloud_conn_id=conn,
+        availability="ignore",
+        deferrable=deferrable,
+        poll_interval=poll_interval,
+        max_poll_interval=2 * poll_interval,
+    )
+
+
 def test_a_retry_resumes_its_job_and_a_clear_exports_afresh(
     sandbox: Any, genesys_conn: str, tmp_path: Path
 ) -> None:
-    from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
-
-    operator = GenesysCloudDetailsJobOperator(
-        task_id="export",
-        output_base_uri=tmp_path.as_uri(),
-        genesys_cloud_conn_id=genesys_conn,
-        availability="ignore",
-        deferrable=False,
-        poll_interval=0.05,
-        max_poll_interval=0.1,
-    )
+    operator = _export_operator(tmp_path, genesys_conn, deferrable=False, poll_interval=0.05)
     store = _Store()
 
     def execute(max_tries: int) -> list[str]:
@@ -213,17 +218,7 @@ def test_a_resumed_job_that_already_finished_lands_without_deferring_again(
     finished lands it in the worker."""
     from airflow.sdk.exceptions import TaskDeferred
 
-    from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
-
-    operator = GenesysCloudDetailsJobOperator(
-        task_id="export",
-        output_base_uri=tmp_path.as_uri(),
-        genesys_cloud_conn_id=genesys_conn,
-        availability="ignore",
-        deferrable=True,
-        poll_interval=0.2,
-        max_poll_interval=0.2,
-    )
+    operator = _export_operator(tmp_path, genesys_conn, deferrable=True, poll_interval=0.2)
     context = {
         "ti": _TI(max_tries=2),
         "task_state_store": _Store(),
