@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
+from airflow.sdk import DAG, CronDataIntervalTimetable
 from cc_example_settings import BASE, GENESYS, OUTPUT_CONN_ID, PARAMS, RETRY_DELAY, TIMEZONE, table_input
 
 from contact_center_provider.operators.genesys_cloud import GenesysCloudDetailsJobOperator
@@ -78,7 +78,6 @@ with DAG(
         output_base_uri=BASE,
         report_params={"job_name": "Presence"},
         conn_id=OUTPUT_CONN_ID,
-        outlets=[Asset(name="genesys_presence_report")],
     )
     wait_for_data >> export >> tables >> report
     lookups >> report

@@ -34,8 +34,8 @@ What a new vendor writes (a thin subclass)::
 
 The raw zone lands at ``{output_base_uri}/raw/{vendor}/{dataset}/{partition}/`` and the
 task returns the landing's small summary (URIs and counts, never data); the landing is
-also announced as an asset event (``{output_base_uri}/raw/{vendor}/{dataset}``) carrying
-rows, interval and job ids.
+also announced as an event of the asset ``contact_center/raw/{vendor}/{dataset}`` whose
+``extra`` carries the storage URI, rows, interval and job ids.
 
 The other bases: :mod:`contact_center_provider.sensors.export_job` (job sensor),
 :mod:`contact_center_provider.operators.tables` (raw landing -> tables, published together),
