@@ -172,32 +172,29 @@ class JobPollTrigger(BaseTrigger):
                     polls=polls,
                 )
             polls += 1
-            event, hint = await self._look(hook, polls, max(schedule.remaining(), MIN_POLL_SECONDS))
-            if event is not None:
-                return event
+            hint: float | None = None
+            try:
+                status = await asyncio.wait_for(
+                    hook.aget_job_status(self.job), timeout=max(schedule.remaining(), MIN_POLL_SECONDS)
+                )
+            except TimeoutError:
+                log.warning("Poll %d of %s did not answer before the deadline.", polls, self._what())
+            except RequestBudgetExhausted as exc:
+                # A shared budget in "fail" mode: asking again later would spend what is not there.
+                return JobEvent(EventKind.API_ERROR, self.job, message=str(exc), polls=polls)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("Poll %d of %s failed transiently, polling on: %s", polls, self._what(), exc)
+                hint = exc.retry_after
+            except (VendorAPIError, UnknownJobStateError) as exc:
+                return JobEvent(EventKind.API_ERROR, self.job, message=str(exc), polls=polls)
+            else:
+                log.info(
+                    "%s: %s (%s), poll %d", self._what(), status.outcome.value, status.vendor_state, polls
+                )
+                if status.outcome.terminal:
+                    return await self._finished(status, polls)
+                hint = status.retry_after
             await asyncio.sleep(schedule.delay(polls, hint))
-
-    async def _look(
-        self, hook: PollableJobHook, polls: int, answer_within: float
-    ) -> tuple[JobEvent | None, float | None]:
-        """One poll: the event if the wait is over (else ``None``), and the vendor's hint for the next."""
-        try:
-            status = await asyncio.wait_for(hook.aget_job_status(self.job), timeout=answer_within)
-        except TimeoutError:
-            log.warning("Poll %d of %s did not answer before the deadline.", polls, self._what())
-            return None, None
-        except RequestBudgetExhausted as exc:
-            # A shared budget in "fail" mode: asking again later would spend what is not there.
-            return JobEvent(EventKind.API_ERROR, self.job, message=str(exc), polls=polls), None
-        except TRANSIENT_ERRORS as exc:
-            log.warning("Poll %d of %s failed transiently, polling on: %s", polls, self._what(), exc)
-            return None, exc.retry_after
-        except (VendorAPIError, UnknownJobStateError) as exc:
-            return JobEvent(EventKind.API_ERROR, self.job, message=str(exc), polls=polls), None
-        log.info("%s: %s (%s), poll %d", self._what(), status.outcome.value, status.vendor_state, polls)
-        if status.outcome.terminal:
-            return await self._finished(status, polls), None
-        return None, status.retry_after
 
     async def _finished(self, status: JobStatus, polls: int) -> JobEvent:
         staged: str | None = None
